@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs every test suite of qextfs and ends with the line "N passed, N failed".
+#   unit        cmocka programs in build/tests (TAP output)
+#   unit-asan   the same built with -fsanitize=address,undefined (build/asan/tests)
+#   valgrind    the unit programs under valgrind --leak-check=full --error-exitcode=99
+#   fake-tenant bats suites under tests/fake-tenant/ against build/fake-tenant
+#   e2e         bats suites under tests/e2e/ mounting build/qextfs for real
+#   e2e-asan    selected e2e suites against the ASan build (QEXTFS_BIN=build/asan/qextfs)
+# Select suites with CHECK_SUITES="unit e2e"; pass bats filters with BATS_FILTER=regex.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SUITES=${CHECK_SUITES:-"unit unit-asan valgrind fake-tenant e2e e2e-asan"}
+LOGDIR=$ROOT/build/test-logs
+mkdir -p "$LOGDIR"
+passed=0
+failed=0
+
+# Counts TAP lines in a log; a program that died without a plan line counts one failure.
+count_tap() {
+    local log=$1 rc=$2 ok nok
+    ok=$(grep -cE '^ok ' "$log")
+    nok=$(grep -cE '^not ok ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then
+        nok=1
+        echo "not ok - $(basename "$log") exited with status $rc" >>"$log"
+    fi
+    passed=$((passed + ok))
+    failed=$((failed + nok))
+    grep -E '^not ok ' "$log" | sed "s|^|    $(basename "$log" .log): |"
+}
+
+run_unit() { # dir label [wrapper...]
+    local dir=$1 label=$2
+    shift 2
+    for t in "$dir"/test_*; do
+        [ -x "$t" ] || continue
+        local log="$LOGDIR/$label-$(basename "$t").log"
+        CMOCKA_MESSAGE_OUTPUT=TAP "$@" "$t" >"$log" 2>&1
+        count_tap "$log" $?
+    done
+}
+
+run_bats() { # label dir [env...]
+    local label=$1 dir=$2
+    shift 2
+    local files=("$dir"/*.bats)
+    [ -e "${files[0]}" ] || return 0
+    for f in "${files[@]}"; do
+        local log="$LOGDIR/$label-$(basename "$f" .bats).log"
+        env "$@" bats --tap ${BATS_FILTER:+--filter "$BATS_FILTER"} "$f" >"$log" 2>&1
+        count_tap "$log" $?
+    done
+}
+
+for s in $SUITES; do
+    before_p=$passed before_f=$failed
+    case $s in
+    unit) run_unit build/tests unit ;;
+    unit-asan)
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            run_unit build/asan/tests asan ;;
+    valgrind)
+        run_unit build/tests valgrind valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect --error-exitcode=99 ;;
+    fake-tenant) run_bats fake-tenant tests/fake-tenant ;;
+    e2e) run_bats e2e tests/e2e ;;
+    e2e-asan) run_bats e2e-asan tests/e2e-asan QEXTFS_BIN="$ROOT/build/asan/qextfs" ;;
+    *) echo "check: unknown suite $s" >&2; failed=$((failed + 1)) ;;
+    esac
+    echo "check: $s: $((passed - before_p)) passed, $((failed - before_f)) failed"
+done
+
+echo "logs: $LOGDIR"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of qextfs from Debian's packages (needs root).
+# Idempotent. With --if-missing it does nothing when everything is already installed.
+set -euo pipefail
+
+PKGS=(build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev
+      libzip-dev libmicrohttpd-dev libcmocka-dev libyaml-dev bats rsync vim nano zip unzip
+      attr curl valgrind tmux python3 cppcheck clang-format procps psmisc bsdextrautils)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ "${1:-}" = "--if-missing" ] && [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: everything is installed"
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]}; run as root (or: sudo $0)" >&2
+    exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

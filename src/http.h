@@ -1,0 +1,91 @@
+/* http: the connection to the tenant. A pool of curl easy handles (one thread at a time each)
+ * sharing DNS and TLS sessions, per-tier pacing, 429 Retry-After, bounded retries with
+ * backoff for 5xx/timeouts/resets, and the mapping from HTTP status to errno.
+ * Credentials come from a callback so the key never sits in a request struct or a log. */
+#ifndef QEXTFS_HTTP_H
+#define QEXTFS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct http;
+
+struct http_opts {
+    const char *base_url; /* "https://tenant.region.qlikcloud.com", no trailing slash */
+    int max_conns;        /* pool size: at most this many requests in flight */
+    long timeout_s;       /* a request with no progress for this long fails (ETIMEDOUT) */
+    bool insecure;        /* skip TLS verification (-o insecure) */
+    const char *cacert;   /* extra CA bundle file, or NULL */
+    int max_retries;      /* for 5xx, resets, timeouts; 429 retries do not count */
+    int tier1_per_min;    /* client-side pacing of GETs; 0 = none */
+    int tier2_per_min;    /* client-side pacing of POST/PATCH/DELETE; 0 = none */
+    long retry_after_cap_s; /* a Retry-After above this is capped to it */
+};
+
+/* Writes the value of the Authorization header ("Bearer ...") into buf. force_refresh is true
+ * after a 401, so a token source can fetch a new token once. Returns 0 or -errno. */
+typedef int (*http_auth_fn)(void *arg, bool force_refresh, char *buf, size_t bufsz);
+
+enum http_tier { HTTP_TIER1, HTTP_TIER2 };
+
+/* Receives response body bytes at offset off (from the start of the body). A retry restarts
+ * at off 0, so a sink must accept rewrites. Returns 0, or -errno to abort the request. */
+typedef int (*http_sink_fn)(void *arg, uint64_t off, const void *buf, size_t n);
+
+struct http_req {
+    const char *method;    /* "GET", "POST", "PATCH", "DELETE" */
+    const char *path;      /* appended to base_url, already percent-encoded */
+    enum http_tier tier;
+    /* multipart/form-data body: a "data" part (JSON) then a "file" part; both optional. */
+    const char *mp_data_json;
+    const char *mp_file_path; /* the file part's content */
+    const char *mp_file_name; /* its filename= in the part header */
+    /* a plain body (used for JSON POSTs such as /oauth/token) */
+    const char *body;
+    const char *body_type;
+    bool no_auth;          /* do not send Authorization (token endpoint) */
+    int64_t range_start;   /* send "Range: bytes=start-end" when range_start >= 0 */
+    int64_t range_end;     /* inclusive; -1 = to the end; with range_start < 0 and */
+                           /* range_end > 0: the last range_end bytes (suffix range) */
+    http_sink_fn sink;     /* NULL: the body is collected into resp->body */
+    void *sink_arg;
+};
+
+struct http_resp {
+    long status;           /* final status, 0 when no response arrived */
+    char *body;            /* NUL-terminated when collected (sink == NULL), else NULL */
+    size_t body_len;
+    bool partial;          /* 206: the server honoured Range */
+    int64_t total_len;     /* from Content-Range "/total", else -1 */
+    char *etag;            /* ETag header if any */
+    char message[512];     /* the service's error message (meta.message or title) or ours */
+};
+
+struct http *http_new(const struct http_opts *opts, http_auth_fn auth, void *auth_arg);
+void http_free(struct http *h);
+
+/* Performs req with pacing and retries. Returns 0 when a response with status < 400 arrived,
+ * otherwise -errno (http_status_errno for HTTP errors, -ETIMEDOUT / -EIO / -EHOSTDOWN for
+ * transport failures) with resp->status and resp->message saying what happened. The
+ * response must be released with http_resp_free in every case. */
+int http_do(struct http *h, const struct http_req *req, struct http_resp *resp);
+void http_resp_free(struct http_resp *resp);
+void http_req_init(struct http_req *req, const char *method, const char *path);
+
+/* 401/403 EACCES, 404/410 ENOENT, 409 EEXIST, 413 EFBIG, 415/422 EINVAL, 429 EAGAIN,
+ * other 4xx EINVAL, 5xx EIO. Returns a positive errno, 0 below 400. */
+int http_status_errno(long status);
+
+/* Parses a Retry-After value (delta seconds or HTTP date) into seconds, capped at cap;
+ * garbage gives 1. */
+long http_parse_retry_after(const char *value, long cap);
+
+/* Counters for status output: requests sent, 429s seen, retries, bytes received. */
+struct http_stats {
+    uint64_t requests, status_429, retries, bytes_in, bytes_out;
+};
+void http_get_stats(struct http *h, struct http_stats *out);
+
+#endif
