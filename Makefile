@@ -13,7 +13,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 VERSION := 0.1.0
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_FILE_OFFSET_BITS=64 \
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
            -DFUSE_USE_VERSION=31 -DQEXTFS_VERSION='"$(VERSION)"' -pthread -Isrc $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -pthread
 ifneq ($(SANITIZE),)

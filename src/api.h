@@ -52,6 +52,10 @@ int api_get_archive(struct http *h, const char *id, http_sink_fn sink, void *arg
  * whether the server honoured it; *total the archive size when it did (from Content-Range). */
 int api_get_archive_tail(struct http *h, const char *id, uint64_t tail_len, http_sink_fn sink,
                          void *arg, bool *partial, int64_t *total, char *msg, size_t msgsz);
+/* GET /extensions/{id}/file, bytes [off, off+len) (Range). *partial false means the server
+ * ignored the Range and the sink received the whole archive from offset 0. */
+int api_get_archive_range(struct http *h, const char *id, uint64_t off, uint64_t len,
+                          http_sink_fn sink, void *arg, bool *partial, char *msg, size_t msgsz);
 /* GET /extensions/{id}/file/{filepath}, bytes [off, off+len) when len > 0 (Range; a server
  * that ignores it sends the whole file, which sink then receives from offset 0: check
  * *partial). filepath is the path relative to the .qext folder, not yet encoded. */

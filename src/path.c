@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,13 @@ char *path_url_decode(const char *s, size_t len, size_t *outlen)
 bad:
     free(out);
     return NULL;
+}
+
+int path_join(char *out, size_t outsz, const char *a, const char *b)
+{
+    int n = snprintf(out, outsz, "%s%s%s", a, *b ? "/" : "", b);
+
+    return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
 }
 
 static const char *const temp_globs[] = {

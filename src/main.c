@@ -1,0 +1,410 @@
+/* main: command line, credentials and start-up. Parses options with fuse_opt_parse, reads
+ * the API key from the environment or a key file (never argv), builds the mount context
+ * (struct qfs) and hands it to fuse_main. */
+#include "blockcache.h"
+#include "fs_ops.h"
+#include "http.h"
+#include "log.h"
+#include "path.h"
+#include "staging.h"
+#include "tenant.h"
+#include "writeback.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE, KEY_TENANT };
+
+struct cli {
+    struct qfs_opts o;
+    char *cache_size, *block_size;
+    char *mountpoint_seen;
+};
+
+#define OPT(t, f) {t, offsetof(struct cli, f), 1}
+static const struct fuse_opt cli_opts[] = {
+    OPT("tenant=%s", o.tenant_url),
+    OPT("api_key_file=%s", o.api_key_file),
+    OPT("list_ttl=%lf", o.list_ttl),
+    OPT("cache_size=%s", cache_size),
+    OPT("block_size=%s", block_size),
+    OPT("max_conns=%d", o.max_conns),
+    OPT("timeout=%ld", o.timeout),
+    OPT("insecure", o.insecure),
+    OPT("cacert=%s", o.cacert),
+    OPT("upload_delay=%lf", o.upload_delay),
+    OPT("exclude=%s", o.exclude),
+    OPT("state_dir=%s", o.state_dir),
+    OPT("tier1=%d", o.tier1_per_min),
+    OPT("tier2=%d", o.tier2_per_min),
+    FUSE_OPT_KEY("--tenant ", KEY_TENANT),
+    FUSE_OPT_KEY("--tenant=", KEY_TENANT),
+    FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),
+    FUSE_OPT_KEY("-V", KEY_VERSION),
+    FUSE_OPT_KEY("--version", KEY_VERSION),
+    FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+    FUSE_OPT_KEY("-d", KEY_DEBUG),
+    FUSE_OPT_KEY("debug", KEY_DEBUG),
+    FUSE_OPT_KEY("-s", KEY_SINGLE),
+    FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+    printf("usage: %s --tenant URL [-f] [-d] [-s] [-o opt[,opt...]] MOUNTPOINT\n"
+           "\n"
+           "Mounts the visualization extensions of a Qlik Cloud tenant as a folder.\n"
+           "The API key comes from $QLIK_API_KEY or -o api_key_file=PATH.\n"
+           "\n"
+           "options:\n"
+           "    --tenant URL, -o tenant=URL   the tenant (https://tenant.region.qlikcloud.com)\n"
+           "    -o api_key_file=PATH          file holding the API key (mode 0600)\n"
+           "    -o list_ttl=SECONDS           trust the extension list this long (10)\n"
+           "    -o cache_size=SIZE            block cache size, K/M/G suffixes (256M)\n"
+           "    -o block_size=SIZE            block cache block size (128K)\n"
+           "    -o max_conns=N                parallel connections to the tenant (8)\n"
+           "    -o timeout=SECONDS            a request with no progress fails after (30)\n"
+           "    -o upload_delay=SECONDS       quiet time before changes are uploaded (2)\n"
+           "    -o exclude=GLOB[:GLOB...]     more names that never leave this machine\n"
+           "    -o state_dir=DIR              staging area (~/.local/state/qextfs/<tenant>)\n"
+           "    -o tier1=N, -o tier2=N        client pacing: GETs / writes per minute (0, 100)\n"
+           "    -o cacert=FILE                extra CA certificates for https\n"
+           "    -o insecure                   do not verify the tenant's TLS certificate\n"
+           "    -f                            stay in the foreground\n"
+           "    -d                            debug log (implies -f; never prints the key)\n"
+           "    -s                            single-threaded\n"
+           "    -h, --help                    this text\n"
+           "    -V, --version                 the version\n"
+           "\n"
+           "Standard FUSE mount options (allow_other, ...) are passed through.\n",
+           prog);
+}
+
+static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+    struct cli *c = data;
+
+    (void)outargs;
+    switch (key) {
+    case KEY_HELP:
+        c->o.show_help = true;
+        return 0;
+    case KEY_VERSION:
+        c->o.show_version = true;
+        return 0;
+    case KEY_FOREGROUND:
+        c->o.foreground = true;
+        return 1;
+    case KEY_DEBUG:
+        c->o.debug = true;
+        c->o.foreground = true;
+        return 1;
+    case KEY_SINGLE:
+        c->o.single_thread = true;
+        return 1;
+    case KEY_TENANT:
+        arg += strncmp(arg, "--tenant=", 9) == 0 ? 9 : 8;
+        while (*arg == ' ')
+            arg++;
+        free(c->o.tenant_url);
+        c->o.tenant_url = strdup(arg);
+        return 0;
+    case FUSE_OPT_KEY_NONOPT:
+        /* mount.fuse3 passes "SOURCE MOUNTPOINT": a first non-option that is a URL or the
+         * word qextfs is the source, not the mount point. */
+        if (!c->mountpoint_seen) {
+            if (strncmp(arg, "http://", 7) == 0 || strncmp(arg, "https://", 8) == 0) {
+                if (!c->o.tenant_url)
+                    c->o.tenant_url = strdup(arg);
+                return 0;
+            }
+            if (strcmp(arg, "qextfs") == 0)
+                return 0;
+            c->mountpoint_seen = strdup(arg);
+        }
+        return 1;
+    default:
+        return 1;
+    }
+}
+
+/* "256M" -> bytes; 0 on garbage. */
+static size_t parse_size(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+
+    if (end == s || v < 0)
+        return 0;
+    switch (*end) {
+    case 'k': case 'K': v *= 1024; end++; break;
+    case 'm': case 'M': v *= 1024 * 1024; end++; break;
+    case 'g': case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'i' || *end == 'B')
+        end++;
+    return *end ? 0 : (size_t)v;
+}
+
+/* Reads the key file, refusing one that others can read. */
+static int read_key_file(const char *path, char **key)
+{
+    char buf[8192];
+    struct stat st;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        fprintf(stderr, "qextfs: cannot read the API key file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
+        fprintf(stderr, "qextfs: the API key file %s is readable by others (mode %03o); "
+                        "run: chmod 600 %s\n", path, st.st_mode & 0777, path);
+        close(fd);
+        return -1;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        fprintf(stderr, "qextfs: the API key file %s is empty\n", path);
+        return -1;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    *key = strdup(buf);
+    explicit_bzero(buf, sizeof(buf));
+    return *key ? 0 : -1;
+}
+
+static int auth_bearer(void *arg, bool force_refresh, char *buf, size_t bufsz)
+{
+    struct qfs *q = arg;
+
+    (void)force_refresh; /* a static key cannot be refreshed */
+    if ((size_t)snprintf(buf, bufsz, "Bearer %s", q->api_key) >= bufsz)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+/* "https://Tenant.EU.qlikcloud.com:443/" -> "tenant.eu.qlikcloud.com_443" */
+static char *tenant_key(const char *url)
+{
+    const char *p = strstr(url, "://");
+    char *k = strdup(p ? p + 3 : url);
+
+    if (!k)
+        return NULL;
+    for (char *c = k; *c; c++) {
+        if (*c == '/') {
+            *c = '\0';
+            break;
+        }
+        if (*c == ':')
+            *c = '_';
+        else if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    }
+    return k;
+}
+
+static int make_dirs(struct qfs *q)
+{
+    const char *home = getenv("HOME");
+    const char *xs = getenv("XDG_STATE_HOME");
+    char *key = tenant_key(q->o.tenant_url);
+    char buf[PATH_MAX];
+    int rc = -1;
+
+    if (!key)
+        return -1;
+    if (q->o.state_dir)
+        snprintf(buf, sizeof(buf), "%s", q->o.state_dir);
+    else if (xs && *xs)
+        snprintf(buf, sizeof(buf), "%s/qextfs/%s", xs, key);
+    else
+        snprintf(buf, sizeof(buf), "%s/.local/state/qextfs/%s", home ? home : "/tmp", key);
+    q->state_dir = strdup(buf);
+    if (!q->state_dir || stage_init(q) != 0)
+        goto out;
+    /* The archive cache lives beside the staging area (same filesystem, so a fetched
+     * archive becomes a staged base by hard link) and goes away at unmount. */
+    char tmpl[PATH_MAX];
+
+    snprintf(tmpl, sizeof(tmpl), "%s/cache-XXXXXX", q->state_dir);
+    if (!mkdtemp(tmpl)) {
+        fprintf(stderr, "qextfs: cannot create a cache directory in %s: %s\n", q->state_dir,
+                strerror(errno));
+        goto out;
+    }
+    q->cache_dir = strdup(tmpl);
+    rc = 0;
+out:
+    free(key);
+    return rc;
+}
+
+static void cli_defaults(struct cli *c)
+{
+    c->o.list_ttl = 10;
+    c->o.max_conns = 8;
+    c->o.timeout = 30;
+    c->o.upload_delay = 2;
+    c->o.tier2_per_min = 100;
+}
+
+/* Checks the options and loads the key. Returns 0, or an exit status. */
+static int configure(struct cli *c, struct qfs *q)
+{
+    const char *env_key = getenv("QLIK_API_KEY");
+    const char *env_tenant = getenv("QLIK_TENANT");
+
+    q->o = c->o;
+    q->o.cache_size = c->cache_size ? parse_size(c->cache_size) : 256u << 20;
+    q->o.block_size = c->block_size ? parse_size(c->block_size) : 128u << 10;
+    if (!q->o.tenant_url && env_tenant && *env_tenant)
+        q->o.tenant_url = strdup(env_tenant);
+    if (!q->o.tenant_url) {
+        fprintf(stderr, "qextfs: no tenant: give --tenant URL or -o tenant=URL\n");
+        return 2;
+    }
+    size_t n = strlen(q->o.tenant_url);
+
+    while (n > 0 && q->o.tenant_url[n - 1] == '/')
+        q->o.tenant_url[--n] = '\0';
+    if (strncmp(q->o.tenant_url, "https://", 8) != 0 &&
+        strncmp(q->o.tenant_url, "http://", 7) != 0) {
+        fprintf(stderr, "qextfs: the tenant must be an http:// or https:// URL\n");
+        return 2;
+    }
+    if (!c->mountpoint_seen) {
+        fprintf(stderr, "qextfs: no mount point given\n");
+        return 2;
+    }
+    if (q->o.cache_size < (1u << 20) || q->o.block_size < 4096 ||
+        q->o.block_size > (16u << 20)) {
+        fprintf(stderr, "qextfs: cache_size must be >= 1M and block_size 4K..16M\n");
+        return 2;
+    }
+    if (q->o.max_conns < 1 || q->o.max_conns > 64 || q->o.timeout < 1) {
+        fprintf(stderr, "qextfs: max_conns must be 1..64 and timeout >= 1\n");
+        return 2;
+    }
+    if (q->o.api_key_file) {
+        if (read_key_file(q->o.api_key_file, &q->api_key) != 0)
+            return 2;
+    } else if (env_key && *env_key) {
+        q->api_key = strdup(env_key);
+    } else {
+        fprintf(stderr, "qextfs: no API key: set QLIK_API_KEY or give -o api_key_file=PATH\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int build_context(struct qfs *q)
+{
+    struct http_opts ho = {
+        .base_url = q->o.tenant_url,
+        .max_conns = q->o.max_conns,
+        .timeout_s = q->o.timeout,
+        .insecure = q->o.insecure,
+        .cacert = q->o.cacert,
+        .max_retries = 4,
+        .tier1_per_min = q->o.tier1_per_min,
+        .tier2_per_min = q->o.tier2_per_min,
+        .retry_after_cap_s = 120,
+    };
+
+    q->uid = getuid();
+    q->gid = getgid();
+    if (q->o.exclude && !(q->exclude_globs = path_globs_parse(q->o.exclude)))
+        return -ENOMEM;
+    if (make_dirs(q) != 0)
+        return -EIO;
+    q->http = http_new(&ho, auth_bearer, q);
+    q->bc = bcache_new(q->o.cache_size, q->o.block_size);
+    q->tenant = tenant_new(q);
+    q->wb = wb_new(q, q->o.max_conns < 4 ? q->o.max_conns : 4);
+    return q->http && q->bc && q->tenant && q->wb ? 0 : -ENOMEM;
+}
+
+static void free_context(struct qfs *q)
+{
+    wb_free(q->wb);
+    tenant_free(q->tenant);
+    bcache_free(q->bc);
+    http_free(q->http);
+    if (q->cache_dir) {
+        stage_rmtree(q->cache_dir);
+        free(q->cache_dir);
+    }
+    free(q->state_dir);
+    path_globs_free(q->exclude_globs);
+    if (q->api_key) {
+        explicit_bzero(q->api_key, strlen(q->api_key));
+        free(q->api_key);
+    }
+}
+
+int main(int argc, char *argv[])
+{
+    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+    struct cli c = {0};
+    struct qfs q = {0};
+    int rc;
+
+    cli_defaults(&c);
+    if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0)
+        return 2;
+    if (c.o.show_help) {
+        usage(argv[0]);
+        return 0;
+    }
+    if (c.o.show_version) {
+        printf("qextfs %s (libfuse %d, %s)\n", QEXTFS_VERSION, fuse_version(), curl_version());
+        return 0;
+    }
+    rc = configure(&c, &q);
+    if (rc)
+        goto out;
+    log_init("qextfs", !q.o.foreground, q.o.debug);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "qextfs: cannot initialize libcurl\n");
+        rc = 1;
+        goto out;
+    }
+    if (build_context(&q) != 0) {
+        fprintf(stderr, "qextfs: cannot set up the mount\n");
+        rc = 1;
+        goto out_curl;
+    }
+    fuse_opt_add_arg(&args, "-odefault_permissions,fsname=qextfs,subtype=qextfs");
+    rc = fuse_main(args.argc, args.argv, &fs_ops, &q);
+out_curl:
+    free_context(&q);
+    curl_global_cleanup();
+out:
+    fuse_opt_free_args(&args);
+    free(c.cache_size);
+    free(c.block_size);
+    free(c.mountpoint_seen);
+    free(q.o.tenant_url);
+    free(q.o.api_key_file);
+    free(q.o.cacert);
+    free(q.o.exclude);
+    free(q.o.state_dir);
+    return rc;
+}

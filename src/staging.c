@@ -1,0 +1,441 @@
+/* staging: owns the staging area on local disk (layout in staging.h). Everything here is
+ * plain file I/O; the tenant lock is taken only to read or flip struct ext fields, never
+ * across the I/O itself. */
+#include "staging.h"
+
+#include "log.h"
+#include "path.h"
+#include "tenant.h"
+#include "writeback.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+
+    if (n >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int stage_init(struct qfs *q)
+{
+    char p[PATH_MAX];
+    int rc;
+
+    snprintf(p, sizeof(p), "%s/ext", q->state_dir);
+    rc = mkdir_p(p, 0700);
+    if (rc == 0) {
+        snprintf(p, sizeof(p), "%s/trash", q->state_dir);
+        rc = mkdir_p(p, 0700);
+    }
+    if (rc)
+        log_err("cannot create the staging area %s: %s", q->state_dir, strerror(-rc));
+    return rc;
+}
+
+int stage_file(struct qfs *q, const char *name, const char *file, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz, "%s/ext/%s%s%s", q->state_dir, name, *file ? "/" : "", file);
+
+    return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+int stage_path(struct qfs *q, const char *name, const char *rel, char *out, size_t outsz)
+{
+    int n = snprintf(out, outsz, "%s/ext/%s/tree%s%s", q->state_dir, name, *rel ? "/" : "", rel);
+
+    return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+    return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int stage_rmtree(const char *path)
+{
+    if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+int stage_copy_file(const char *src, const char *dst)
+{
+    char buf[65536];
+    int in = -1, out = -1, rc = 0;
+    ssize_t r;
+
+    in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) {
+        rc = -errno;
+        goto out;
+    }
+    while ((r = read(in, buf, sizeof(buf))) > 0) {
+        if (write(out, buf, (size_t)r) != r) {
+            rc = errno ? -errno : -EIO;
+            goto out;
+        }
+    }
+    if (r < 0)
+        rc = -errno;
+    if (rc == 0 && fsync(out) != 0)
+        rc = -errno;
+out:
+    if (out >= 0 && close(out) != 0 && rc == 0)
+        rc = -errno;
+    close(in);
+    if (rc && out >= 0)
+        unlink(dst);
+    return rc;
+}
+
+/* Writes data to path through a temporary and rename, fsync'd: meta.json must never be
+ * seen half-written after a crash. */
+static int write_atomic(const char *path, const char *data)
+{
+    char tmp[PATH_MAX + 8];
+    size_t n = strlen(data);
+    int fd, rc = 0;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    if (write(fd, data, n) != (ssize_t)n || fsync(fd) != 0)
+        rc = errno ? -errno : -EIO;
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+int stage_save_meta(struct qfs *q, struct ext *e)
+{
+    char path[PATH_MAX];
+    cJSON *j = cJSON_CreateObject();
+    char *text = NULL;
+    int rc = -ENOMEM;
+
+    if (!j)
+        return -ENOMEM;
+    tenant_lock(q->tenant);
+    cJSON_AddStringToObject(j, "name", e->name);
+    if (e->base_id)
+        cJSON_AddStringToObject(j, "id", e->base_id);
+    if (e->base_version)
+        cJSON_AddStringToObject(j, "base_version", e->base_version);
+    cJSON_AddBoolToObject(j, "is_new", e->is_new);
+    cJSON_AddBoolToObject(j, "dirty", ext_dirty(e));
+    rc = stage_file(q, e->name, "meta.json", path, sizeof(path));
+    tenant_unlock(q->tenant);
+    text = cJSON_PrintUnformatted(j);
+    if (rc == 0)
+        rc = text ? write_atomic(path, text) : -ENOMEM;
+    if (rc)
+        log_err("%s: cannot save staging metadata: %s", e->name, strerror(-rc));
+    cJSON_free(text);
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* Waits until no materialization of e is running; returns with the lock held. */
+static void wait_not_busy(struct tenant *t, struct ext *e)
+{
+    tenant_lock(t);
+    while (e->staging_busy)
+        tenant_wait(t);
+}
+
+static int materialize(struct qfs *q, struct ext *e, struct view *v)
+{
+    char dir[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX], tree[PATH_MAX];
+    const char *archive;
+    int rc;
+
+    rc = tenant_view_archive(q->tenant, v, &archive);
+    if (rc)
+        return rc;
+    stage_file(q, e->name, "", dir, sizeof(dir));
+    stage_file(q, e->name, "base.zip", base, sizeof(base));
+    stage_file(q, e->name, "tree.tmp", tmp, sizeof(tmp));
+    stage_path(q, e->name, "", tree, sizeof(tree));
+    stage_rmtree(dir);
+    rc = mkdir_p(tmp, 0700);
+    if (rc == 0)
+        rc = stage_copy_file(archive, base);
+    if (rc == 0)
+        rc = zipx_extract_all(base, v->idx, tmp);
+    if (rc == 0 && rename(tmp, tree) != 0)
+        rc = -errno;
+    if (rc) {
+        log_err("%s: cannot stage a local copy: %s", e->name, strerror(-rc));
+        stage_rmtree(dir);
+    }
+    return rc;
+}
+
+int stage_ensure(struct qfs *q, struct ext *e)
+{
+    struct tenant *t = q->tenant;
+    struct view *v = NULL;
+    int rc;
+
+    wait_not_busy(t, e);
+    if (e->staged || e->gone) {
+        rc = e->gone ? -ENOENT : 0;
+        tenant_unlock(t);
+        return rc;
+    }
+    e->staging_busy = true;
+    tenant_unlock(t);
+
+    rc = tenant_view_get(t, e, &v);
+    if (rc == 0)
+        rc = materialize(q, e, v);
+
+    tenant_lock(t);
+    if (rc == 0) {
+        free(e->base_version);
+        free(e->base_id);
+        e->base_version = strdup(v->version);
+        e->base_id = strdup(v->id);
+        e->staged = true;
+        e->clean_seq = e->change_seq;
+    }
+    e->staging_busy = false;
+    tenant_broadcast(t);
+    tenant_unlock(t);
+    tenant_view_put(t, v);
+    if (rc == 0)
+        rc = stage_save_meta(q, e);
+    return rc;
+}
+
+int stage_create_new(struct qfs *q, struct ext *e)
+{
+    char tree[PATH_MAX];
+    int rc;
+
+    stage_file(q, e->name, "", tree, sizeof(tree));
+    stage_rmtree(tree);
+    stage_path(q, e->name, "", tree, sizeof(tree));
+    rc = mkdir_p(tree, 0755);
+    if (rc)
+        return rc;
+    tenant_lock(q->tenant);
+    e->staged = true;
+    e->is_new = true;
+    tenant_unlock(q->tenant);
+    return stage_save_meta(q, e);
+}
+
+/* rsync writes ".name.XXXXXX" and renames it over "name" when done: such a file is a
+ * temporary whatever the upload scheduler sees between the close and the rename. */
+static bool is_rsync_temp(const char *base)
+{
+    size_t n = strlen(base);
+
+    if (n < 9 || base[0] != '.' || base[n - 7] != '.')
+        return false;
+    for (size_t i = n - 6; i < n; i++) {
+        char c = base[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return false;
+    }
+    return true;
+}
+
+bool stage_is_local_only(struct qfs *q, const char *rel)
+{
+    const char *base = strrchr(rel, '/');
+
+    base = base ? base + 1 : rel;
+    return path_is_temporary(rel, q->exclude_globs) || is_rsync_temp(base);
+}
+
+void stage_changed(struct qfs *q, struct ext *e, const char *rel)
+{
+    bool first;
+
+    if (stage_is_local_only(q, rel))
+        return;
+    tenant_lock(q->tenant);
+    first = !ext_dirty(e);
+    e->change_seq++;
+    e->last_change = qfs_now();
+    if (first)
+        e->dirty_since = e->last_change;
+    /* A change is the user's answer to a rejected upload: try again. */
+    e->upload_err_final = false;
+    e->next_attempt = 0;
+    e->attempts = 0;
+    tenant_unlock(q->tenant);
+    if (first)
+        stage_save_meta(q, e);
+    wb_kick(q->wb);
+}
+
+void stage_discard(struct qfs *q, const char *name)
+{
+    char dir[PATH_MAX];
+
+    if (stage_file(q, name, "", dir, sizeof(dir)) == 0)
+        stage_rmtree(dir);
+}
+
+int stage_rename(struct qfs *q, const char *old_name, const char *new_name)
+{
+    char from[PATH_MAX], to[PATH_MAX];
+
+    stage_file(q, old_name, "", from, sizeof(from));
+    stage_file(q, new_name, "", to, sizeof(to));
+    stage_rmtree(to);
+    return rename(from, to) == 0 ? 0 : -errno;
+}
+
+int stage_trash(struct qfs *q, const char *name, const char *zip_path, char *out, size_t outsz)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(out, outsz, "%s/trash/%s-%s.zip", q->state_dir, name, stamp);
+    for (int i = 1; access(out, F_OK) == 0 && i < 1000; i++)
+        snprintf(out, outsz, "%s/trash/%s-%s-%d.zip", q->state_dir, name, stamp, i);
+    return stage_copy_file(zip_path, out);
+}
+
+bool stage_has_qext(struct qfs *q, const char *name)
+{
+    char tree[PATH_MAX];
+    struct dirent *d;
+    bool found = false;
+    DIR *dir;
+
+    if (stage_path(q, name, "", tree, sizeof(tree)) != 0 || !(dir = opendir(tree)))
+        return false;
+    while (!found && (d = readdir(dir))) {
+        size_t n = strlen(d->d_name);
+
+        found = n > 5 && strcmp(d->d_name + n - 5, ".qext") == 0 && d->d_type != DT_DIR;
+    }
+    closedir(dir);
+    return found;
+}
+
+static char *json_str(cJSON *j, const char *key)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+
+    return cJSON_IsString(v) && v->valuestring ? strdup(v->valuestring) : NULL;
+}
+
+/* Registers one staged directory found at mount time. */
+static int recover_one(struct qfs *q, const char *name)
+{
+    char path[PATH_MAX], buf[65536];
+    struct ext *e = NULL;
+    cJSON *j = NULL;
+    ssize_t n;
+    int fd, rc = 0, err = 0;
+
+    stage_file(q, name, "meta.json", path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        goto discard;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    j = n > 0 ? cJSON_ParseWithLength(buf, (size_t)n) : NULL;
+    if (!j || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "dirty")))
+        goto discard;
+    stage_path(q, name, "", path, sizeof(path));
+    if (access(path, F_OK) != 0)
+        goto discard;
+
+    e = tenant_ext_get(q->tenant, name, &err);
+    if (!e)
+        e = tenant_ext_create(q->tenant, name, &err);
+    if (!e) {
+        log_err("%s: cannot recover staged changes: %s", name, strerror(-err));
+        rc = err;
+        goto out;
+    }
+    tenant_lock(q->tenant);
+    free(e->base_id);
+    free(e->base_version);
+    e->base_id = json_str(j, "id");
+    e->base_version = json_str(j, "base_version");
+    e->is_new = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "is_new")) || !e->base_id;
+    e->staged = true;
+    e->change_seq = e->clean_seq + 1;
+    e->last_change = e->dirty_since = qfs_now();
+    tenant_unlock(q->tenant);
+    log_info("%s: found changes staged before the last unmount; uploading them", name);
+    rc = 1;
+    goto out;
+discard:
+    stage_discard(q, name);
+out:
+    tenant_ext_put(q->tenant, e);
+    cJSON_Delete(j);
+    return rc;
+}
+
+int stage_recover(struct qfs *q)
+{
+    char dir[PATH_MAX];
+    struct dirent *d;
+    int pending = 0;
+    DIR *dp;
+
+    snprintf(dir, sizeof(dir), "%s/ext", q->state_dir);
+    dp = opendir(dir);
+    if (!dp)
+        return -errno;
+    while ((d = readdir(dp))) {
+        if (d->d_name[0] == '.' && (!d->d_name[1] || !strcmp(d->d_name, "..")))
+            continue;
+        if (recover_one(q, d->d_name) > 0)
+            pending++;
+    }
+    closedir(dp);
+    return pending;
+}

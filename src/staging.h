@@ -1,0 +1,57 @@
+/* staging: the per-tenant staging area on local disk, where every change lands first.
+ * Layout under q->state_dir:  ext/<name>/tree/ (the extension's whole tree, the truth while
+ * staged), ext/<name>/base.zip (the archive the tree started from), ext/<name>/meta.json
+ * (id, base version, prefix, dirty flag), trash/<name>-<time>.zip (archives rm -r saved).
+ * Survives crashes and remounts: a dirty tree found at mount time is uploaded. */
+#ifndef QEXTFS_STAGING_H
+#define QEXTFS_STAGING_H
+
+#include "qextfs.h"
+
+#include <stddef.h>
+
+int stage_init(struct qfs *q);
+
+/* Makes e staged: its tree materialized from the current archive. No-op when it already
+ * is. Returns 0 or -errno. */
+int stage_ensure(struct qfs *q, struct ext *e);
+/* Stages a new, empty extension (mkdir at the root). */
+int stage_create_new(struct qfs *q, struct ext *e);
+
+/* Path of rel ("" for the extension directory itself) inside e's staged tree. */
+int stage_path(struct qfs *q, const char *name, const char *rel, char *out, size_t outsz);
+/* Path of a file in e's staging directory (base.zip, meta.json, upload.zip, ...). */
+int stage_file(struct qfs *q, const char *name, const char *file, char *out, size_t outsz);
+
+/* Records a change to rel (ignored for temporaries): bumps change_seq, persists the dirty
+ * flag on the first change, and wakes the upload scheduler. */
+void stage_changed(struct qfs *q, struct ext *e, const char *rel);
+/* True when rel never leaves the machine (editor/tool temporaries, -o exclude globs). */
+bool stage_is_local_only(struct qfs *q, const char *rel);
+
+/* Writes meta.json for e from its current fields (atomically). */
+int stage_save_meta(struct qfs *q, struct ext *e);
+
+/* Removes e's staging directory (after a delete, or a clean copy of an old version). */
+void stage_discard(struct qfs *q, const char *name);
+/* Moves a staging directory to a new extension name. */
+int stage_rename(struct qfs *q, const char *old_name, const char *new_name);
+
+/* Copies the archive at zip_path into the trash as <name>-<time>.zip; the path chosen is
+ * written to out. */
+int stage_trash(struct qfs *q, const char *name, const char *zip_path, char *out,
+                size_t outsz);
+
+/* At mount: registers every staged extension with pending changes so they get uploaded;
+ * clean leftovers are removed. Returns the number of pending extensions or -errno. */
+int stage_recover(struct qfs *q);
+
+/* True when the tree of e holds at least one *.qext file at its root. */
+bool stage_has_qext(struct qfs *q, const char *name);
+
+/* rm -rf of a directory tree (no symlinks followed). */
+int stage_rmtree(const char *path);
+/* Copies a regular file (data only), creating dst with mode 0600. */
+int stage_copy_file(const char *src, const char *dst);
+
+#endif

@@ -1,0 +1,1106 @@
+/* tenant: owns the extension table, the list refresh, per-version views of archives and the
+ * remote read path (see tenant.h). Locking: one mutex for the table and every ext field,
+ * never held across network or zip I/O. A fetch marks the extension busy, runs unlocked,
+ * and re-checks the version before installing what it fetched (the sshfs write_ctr idea:
+ * a version that moved while we fetched means the result is dropped, not installed). */
+#include "tenant.h"
+
+#include "blockcache.h"
+#include "http.h"
+#include "log.h"
+#include "path.h"
+#include "staging.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Tail fetched to index an archive when the server honours Range; archives up to
+ * SMALL_ARCHIVE are then completed with one more request so later reads cost nothing. */
+#define TAIL_LEN (64 * 1024)
+#define SMALL_ARCHIVE (2 * 1024 * 1024)
+/* Bytes fetched per miss from the per-file endpoint. */
+#define FILE_CHUNK (1024 * 1024)
+
+struct tenant {
+    struct qfs *q;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct ext **exts; /* the table: small (hundreds), kept sorted by name */
+    size_t n, cap;
+    double listed_at;  /* monotonic time of the last good list, 0 = never */
+    bool listing;
+    int list_err;
+    int ranges;        /* -1 unknown, 0 no, 1 the server honours Range */
+    unsigned archive_seq;
+};
+
+double qfs_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct tenant *tenant_new(struct qfs *q)
+{
+    struct tenant *t = calloc(1, sizeof(*t));
+
+    if (!t)
+        return NULL;
+    t->q = q;
+    t->ranges = -1;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->cond, NULL);
+    return t;
+}
+
+static void view_free(struct view *v)
+{
+    if (!v)
+        return;
+    if (v->archive_path) {
+        unlink(v->archive_path);
+        free(v->archive_path);
+    }
+    zipx_index_free(v->idx);
+    free(v->id);
+    free(v->version);
+    free(v);
+}
+
+static void ext_free(struct ext *e)
+{
+    if (e->view && --e->view->refs == 0)
+        view_free(e->view);
+    api_ext_free(&e->model);
+    pthread_mutex_destroy(&e->io_lock);
+    free(e->base_version);
+    free(e->base_id);
+    free(e->name);
+    free(e);
+}
+
+void tenant_free(struct tenant *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        ext_free(t->exts[i]);
+    free(t->exts);
+    pthread_mutex_destroy(&t->lock);
+    pthread_cond_destroy(&t->cond);
+    free(t);
+}
+
+void tenant_lock(struct tenant *t)
+{
+    pthread_mutex_lock(&t->lock);
+}
+
+void tenant_unlock(struct tenant *t)
+{
+    pthread_mutex_unlock(&t->lock);
+}
+
+void tenant_broadcast(struct tenant *t)
+{
+    pthread_cond_broadcast(&t->cond);
+}
+
+void tenant_wait(struct tenant *t)
+{
+    pthread_cond_wait(&t->cond, &t->lock);
+}
+
+/* Binary search; returns the slot where name is or would be. */
+static size_t find_slot(struct tenant *t, const char *name, bool *found)
+{
+    size_t lo = 0, hi = t->n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(t->exts[mid]->name, name);
+
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static int table_insert(struct tenant *t, struct ext *e)
+{
+    bool found;
+    size_t at = find_slot(t, e->name, &found);
+
+    if (found)
+        return -EEXIST;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        struct ext **n = realloc(t->exts, cap * sizeof(*n));
+
+        if (!n)
+            return -ENOMEM;
+        t->exts = n;
+        t->cap = cap;
+    }
+    memmove(t->exts + at + 1, t->exts + at, (t->n - at) * sizeof(*t->exts));
+    t->exts[at] = e;
+    t->n++;
+    return 0;
+}
+
+static void table_remove(struct tenant *t, struct ext *e)
+{
+    bool found;
+    size_t at = find_slot(t, e->name, &found);
+
+    if (!found || t->exts[at] != e)
+        return;
+    memmove(t->exts + at, t->exts + at + 1, (t->n - at - 1) * sizeof(*t->exts));
+    t->n--;
+}
+
+static struct ext *ext_alloc(const char *name)
+{
+    struct ext *e = calloc(1, sizeof(*e));
+
+    if (!e)
+        return NULL;
+    e->name = strdup(name);
+    if (!e->name) {
+        free(e);
+        return NULL;
+    }
+    e->refs = 1; /* the table's reference */
+    pthread_mutex_init(&e->io_lock, NULL);
+    return e;
+}
+
+/* A qextFilename becomes a directory name only when it is one safe path component. */
+static bool name_is_usable(const char *name)
+{
+    return name && !strchr(name, '/') && path_entry_is_safe(name, strlen(name));
+}
+
+/* Drops the cached bytes of an extension's old version. Called with the lock held: the
+ * block cache has its own short lock and does no I/O. */
+static void drop_view_locked(struct tenant *t, struct ext *e)
+{
+    if (!e->view)
+        return;
+    if (e->view->id) {
+        char prefix[512];
+
+        snprintf(prefix, sizeof(prefix), "%s\n", e->view->id);
+        bcache_drop_prefix(t->q->bc, prefix);
+    }
+    if (--e->view->refs == 0)
+        view_free(e->view);
+    e->view = NULL;
+}
+
+static void ext_gone_locked(struct tenant *t, struct ext *e)
+{
+    e->gone = true;
+    drop_view_locked(t, e);
+    table_remove(t, e);
+    if (--e->refs == 0)
+        ext_free(e);
+}
+
+/* Applies one list item to the table. Extensions with local changes keep their staged tree
+ * whatever the list says: the upload decides (merge or conflict). */
+static void merge_item(struct tenant *t, const struct api_ext *m, char ***discard, size_t *nd)
+{
+    bool found;
+    size_t at = find_slot(t, m->qext_filename, &found);
+    struct ext *e;
+
+    if (!found) {
+        e = ext_alloc(m->qext_filename);
+        if (!e || api_ext_copy(&e->model, m) != 0 || table_insert(t, e) != 0) {
+            if (e)
+                ext_free(e);
+            return;
+        }
+        e->listed = true;
+        return;
+    }
+    e = t->exts[at];
+    e->listed = true;
+    if (e->is_new && !e->model.id)
+        return; /* our own mkdir'd extension that a concurrent POST just created */
+    const char *old = e->model.version_token;
+    const char *new = m->version_token;
+    bool moved = (old == NULL) != (new == NULL) || (old && strcmp(old, new) != 0);
+
+    if (moved && e->uploading)
+        return; /* our own upload is landing; it installs the model itself */
+    api_ext_free(&e->model);
+    api_ext_copy(&e->model, m);
+    if (!moved)
+        return;
+    log_dbg("tenant: %s changed on the service (version %s)", e->name, new ? new : "?");
+    if (e->view && e->view->version && new && strcmp(e->view->version, new) == 0)
+        return;
+    drop_view_locked(t, e);
+    if (e->staged && !ext_dirty(e) && !e->uploading && e->open_writers == 0 &&
+        !e->staging_busy) {
+        /* A clean local copy of an old version: forget it, read the new one. */
+        char **d = realloc(*discard, (*nd + 1) * sizeof(**discard));
+
+        if (d) {
+            *discard = d;
+            d[(*nd)++] = strdup(e->name);
+            e->staged = false;
+        }
+    }
+}
+
+static void merge_list(struct tenant *t, const struct api_list *l)
+{
+    char **discard = NULL;
+    size_t nd = 0;
+
+    tenant_lock(t);
+    for (size_t i = 0; i < t->n; i++)
+        t->exts[i]->listed = false;
+    for (size_t i = 0; i < l->n; i++) {
+        if (!name_is_usable(l->items[i].qext_filename)) {
+            log_warn("tenant: hiding extension with unusable qextFilename (id %s)",
+                     l->items[i].id ? l->items[i].id : "?");
+            continue;
+        }
+        merge_item(t, &l->items[i], &discard, &nd);
+    }
+    /* Gone from the list: deleted on the service, unless it only exists here so far or
+     * holds changes not yet uploaded. */
+    for (size_t i = t->n; i-- > 0;) {
+        struct ext *e = t->exts[i];
+
+        if (e->listed || e->is_new || e->uploading || e->deleting || e->staging_busy)
+            continue;
+        if (e->staged && ext_dirty(e)) {
+            log_warn("tenant: %s was deleted on the service; keeping local changes in the "
+                     "staging area", e->name);
+            continue;
+        }
+        if (e->staged) {
+            char **d = realloc(discard, (nd + 1) * sizeof(*discard));
+
+            if (d) {
+                discard = d;
+                d[nd++] = strdup(e->name);
+            }
+        }
+        log_dbg("tenant: %s is gone from the service", e->name);
+        ext_gone_locked(t, e);
+    }
+    tenant_unlock(t);
+    for (size_t i = 0; i < nd; i++) {
+        if (discard[i])
+            stage_discard(t->q, discard[i]);
+        free(discard[i]);
+    }
+    free(discard);
+}
+
+int tenant_refresh(struct tenant *t, bool force)
+{
+    struct api_list l = {0};
+    char msg[512] = "";
+    int rc;
+
+    tenant_lock(t);
+    for (;;) {
+        bool fresh = t->listed_at > 0 && qfs_now() - t->listed_at < t->q->o.list_ttl;
+
+        if (fresh && !force) {
+            tenant_unlock(t);
+            return 0;
+        }
+        if (!t->listing)
+            break;
+        if (t->listed_at > 0 && !force) {
+            tenant_unlock(t); /* serve the old list while another thread refreshes */
+            return 0;
+        }
+        tenant_wait(t);
+        force = false; /* the refresh we waited for counts */
+    }
+    t->listing = true;
+    tenant_unlock(t);
+
+    rc = api_list_extensions(t->q->http, &l, msg, sizeof(msg));
+    if (rc == 0)
+        merge_list(t, &l);
+    else
+        log_err("listing extensions failed: %s", msg);
+    api_list_free(&l);
+
+    tenant_lock(t);
+    t->listing = false;
+    t->list_err = rc;
+    if (rc == 0)
+        t->listed_at = qfs_now();
+    tenant_broadcast(t);
+    rc = t->listed_at > 0 ? 0 : rc; /* an old list is still an answer */
+    tenant_unlock(t);
+    return rc;
+}
+
+struct ext *tenant_ext_get(struct tenant *t, const char *name, int *err)
+{
+    int rc = tenant_refresh(t, false);
+    struct ext *e = NULL;
+    bool found;
+    size_t at;
+
+    tenant_lock(t);
+    at = find_slot(t, name, &found);
+    if (found && !t->exts[at]->gone) {
+        e = t->exts[at];
+        e->refs++;
+    }
+    tenant_unlock(t);
+    if (!e && err)
+        *err = rc ? rc : -ENOENT;
+    return e;
+}
+
+void tenant_ext_put(struct tenant *t, struct ext *e)
+{
+    if (!e)
+        return;
+    tenant_lock(t);
+    if (--e->refs == 0)
+        ext_free(e);
+    tenant_unlock(t);
+}
+
+struct ext *tenant_ext_create(struct tenant *t, const char *name, int *err)
+{
+    struct ext *e;
+    int rc;
+
+    if (!name_is_usable(name)) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    e = ext_alloc(name);
+    if (!e) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    e->is_new = true;
+    tenant_lock(t);
+    rc = table_insert(t, e);
+    if (rc == 0)
+        e->refs++;
+    tenant_unlock(t);
+    if (rc) {
+        ext_free(e);
+        *err = rc;
+        return NULL;
+    }
+    return e;
+}
+
+void tenant_ext_forget(struct tenant *t, struct ext *e)
+{
+    tenant_lock(t);
+    if (!e->gone)
+        ext_gone_locked(t, e);
+    tenant_unlock(t);
+}
+
+int tenant_ext_rename(struct tenant *t, struct ext *e, const char *new_name)
+{
+    char *copy = strdup(new_name);
+    bool found;
+    int rc = 0;
+
+    if (!copy)
+        return -ENOMEM;
+    tenant_lock(t);
+    find_slot(t, new_name, &found);
+    if (found) {
+        rc = -EEXIST;
+        free(copy);
+    } else {
+        table_remove(t, e);
+        free(e->name);
+        e->name = copy;
+        rc = table_insert(t, e);
+    }
+    tenant_unlock(t);
+    return rc;
+}
+
+void tenant_ext_set_model(struct tenant *t, struct ext *e, const struct api_ext *m)
+{
+    tenant_lock(t);
+    api_ext_free(&e->model);
+    api_ext_copy(&e->model, m);
+    e->listed = true;
+    tenant_unlock(t);
+}
+
+int tenant_foreach(struct tenant *t, int (*fn)(void *arg, struct ext *e), void *arg)
+{
+    struct ext **snap;
+    size_t n;
+    int rc = 0;
+
+    tenant_lock(t);
+    n = t->n;
+    snap = malloc((n ? n : 1) * sizeof(*snap));
+    if (!snap) {
+        tenant_unlock(t);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snap[i] = t->exts[i];
+        snap[i]->refs++;
+    }
+    tenant_unlock(t);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && !snap[i]->gone)
+            rc = fn(arg, snap[i]);
+        tenant_ext_put(t, snap[i]);
+    }
+    free(snap);
+    return rc;
+}
+
+size_t tenant_count(struct tenant *t)
+{
+    size_t n;
+
+    tenant_lock(t);
+    n = t->n;
+    tenant_unlock(t);
+    return n;
+}
+
+/* --- fetching archives ------------------------------------------------------------- */
+
+struct fd_sink {
+    int fd;
+    uint64_t base; /* file offset of body offset 0 */
+};
+
+static int fd_sink_write(void *arg, uint64_t off, const void *buf, size_t n)
+{
+    struct fd_sink *s = arg;
+    const char *p = buf;
+
+    while (n > 0) {
+        ssize_t w = pwrite(s->fd, p, n, (off_t)(s->base + off));
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        off += (uint64_t)w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static char *cache_name(struct tenant *t)
+{
+    char *path;
+    unsigned seq;
+
+    tenant_lock(t);
+    seq = ++t->archive_seq;
+    tenant_unlock(t);
+    if (asprintf(&path, "%s/archive-%u.zip", t->q->cache_dir, seq) < 0)
+        return NULL;
+    return path;
+}
+
+int tenant_fetch_archive(struct tenant *t, const char *id, const char *dest, char *msg,
+                         size_t msgsz)
+{
+    struct fd_sink s = {.fd = -1};
+    int rc;
+
+    s.fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (s.fd < 0) {
+        rc = -errno;
+        snprintf(msg, msgsz, "cannot create %s: %s", dest, strerror(errno));
+        return rc;
+    }
+    rc = api_get_archive(t->q->http, id, fd_sink_write, &s, msg, msgsz);
+    if (close(s.fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc)
+        unlink(dest);
+    return rc;
+}
+
+static int read_file_range(const char *path, uint64_t off, void *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t r;
+
+    if (fd < 0)
+        return -errno;
+    r = pread(fd, buf, len, (off_t)off);
+    close(fd);
+    return r == (ssize_t)len ? 0 : -EIO;
+}
+
+/* Tries the tail-only index. Returns 1 when it produced the view's index (and maybe the
+ * whole archive), 0 when the caller should fetch the whole archive, -errno on errors that
+ * a whole fetch would hit too (404, 401). */
+static int fetch_tail(struct tenant *t, struct view *v, char *msg, size_t msgsz)
+{
+    struct fd_sink s = {.fd = -1};
+    char *path = cache_name(t);
+    bool partial = false;
+    int64_t total = -1;
+    char *tail = NULL;
+    int rc;
+
+    if (!path)
+        return -ENOMEM;
+    s.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (s.fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    rc = api_get_archive_tail(t->q->http, v->id, TAIL_LEN, fd_sink_write, &s, &partial, &total,
+                              msg, msgsz);
+    if (rc)
+        goto out;
+    tenant_lock(t);
+    t->ranges = partial ? 1 : 0;
+    tenant_unlock(t);
+    if (!partial || total < 0) {
+        /* The server sent the whole archive: that is the best outcome. */
+        v->archive_path = path;
+        path = NULL;
+        rc = zipx_index_open(v->archive_path, &v->idx, msg, msgsz) == 0 ? 1 : -EIO;
+        goto out;
+    }
+    uint64_t tlen = (uint64_t)total < TAIL_LEN ? (uint64_t)total : TAIL_LEN;
+
+    if ((uint64_t)total <= SMALL_ARCHIVE) {
+        /* Small: move the tail into place and fetch the head, so reads are local. */
+        tail = malloc(tlen);
+        rc = -ENOMEM;
+        if (!tail || read_file_range(path, 0, tail, tlen) != 0)
+            goto out;
+        if (fd_sink_write(&s, (uint64_t)total - tlen, tail, tlen) != 0)
+            goto out;
+        s.base = 0;
+        bool p2 = false;
+        rc = api_get_archive_range(t->q->http, v->id, 0, (uint64_t)total - tlen,
+                                        fd_sink_write, &s, &p2, msg, msgsz);
+        if (rc == 0 && p2 && ftruncate(s.fd, total) == 0) {
+            v->archive_path = path;
+            path = NULL;
+            rc = zipx_index_open(v->archive_path, &v->idx, msg, msgsz) == 0 ? 1 : -EIO;
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
+    tail = malloc(tlen);
+    rc = -ENOMEM;
+    if (!tail || read_file_range(path, 0, tail, tlen) != 0)
+        goto out;
+    rc = zipx_index_from_tail(tail, tlen, (uint64_t)total, &v->idx, msg, msgsz);
+    rc = rc == 0 ? 1 : 0; /* -ERANGE or odd zips: fall back to the whole archive */
+out:
+    free(tail);
+    if (s.fd >= 0)
+        close(s.fd);
+    if (path) {
+        unlink(path);
+        free(path);
+    }
+    return rc;
+}
+
+static int fetch_view(struct tenant *t, struct view *v, bool try_tail, char *msg, size_t msgsz)
+{
+    int rc;
+
+    if (try_tail) {
+        rc = fetch_tail(t, v, msg, msgsz);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
+    v->archive_path = cache_name(t);
+    if (!v->archive_path)
+        return -ENOMEM;
+    rc = tenant_fetch_archive(t, v->id, v->archive_path, msg, msgsz);
+    if (rc == 0)
+        rc = zipx_index_open(v->archive_path, &v->idx, msg, msgsz);
+    if (rc) {
+        free(v->archive_path);
+        v->archive_path = NULL;
+    }
+    return rc;
+}
+
+static struct view *view_new(const char *id, const char *version)
+{
+    struct view *v = calloc(1, sizeof(*v));
+
+    if (!v)
+        return NULL;
+    v->refs = 1;
+    v->id = strdup(id);
+    v->version = strdup(version ? version : "");
+    if (!v->id || !v->version) {
+        view_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+int tenant_view_get(struct tenant *t, struct ext *e, struct view **out)
+{
+    char msg[512] = "";
+    struct view *v = NULL;
+    char *version = NULL;
+    bool try_tail;
+    int rc;
+
+    tenant_lock(t);
+    while (e->view_loading)
+        tenant_wait(t);
+    if (e->view) {
+        e->view->refs++;
+        *out = e->view;
+        tenant_unlock(t);
+        return 0;
+    }
+    if (!e->model.id || e->gone) {
+        tenant_unlock(t);
+        return -ENOENT;
+    }
+    v = view_new(e->model.id, e->model.version_token);
+    if (!v) {
+        tenant_unlock(t);
+        return -ENOMEM;
+    }
+    version = strdup(v->version);
+    e->view_loading = true;
+    try_tail = t->ranges != 0;
+    tenant_unlock(t);
+
+    rc = fetch_view(t, v, try_tail, msg, sizeof(msg));
+    if (rc)
+        log_err("%s: cannot read the archive: %s", e->name, msg);
+
+    tenant_lock(t);
+    e->view_loading = false;
+    e->view_err = rc;
+    if (rc == 0 && version && e->model.version_token &&
+        strcmp(version, e->model.version_token) != 0) {
+        /* The list moved on while we fetched: still serve this read from what we have,
+         * but do not install it as current. */
+        log_dbg("%s: version moved during fetch", e->name);
+    } else if (rc == 0) {
+        v->refs++;
+        e->view = v;
+    }
+    if (rc == -ENOENT && !e->staged && !e->is_new) {
+        /* 404/410: deleted behind our back. */
+        ext_gone_locked(t, e);
+        e = NULL;
+    }
+    tenant_broadcast(t);
+    tenant_unlock(t);
+    free(version);
+    if (rc) {
+        view_free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+void tenant_view_put(struct tenant *t, struct view *v)
+{
+    if (!v)
+        return;
+    tenant_lock(t);
+    if (--v->refs == 0)
+        view_free(v);
+    tenant_unlock(t);
+}
+
+int tenant_view_install(struct tenant *t, struct ext *e, const char *version,
+                        const char *zip_path)
+{
+    char msg[512];
+    struct view *v = view_new(e->model.id ? e->model.id : "", version);
+    int rc;
+
+    if (!v)
+        return -ENOMEM;
+    v->archive_path = cache_name(t);
+    if (!v->archive_path) {
+        view_free(v);
+        return -ENOMEM;
+    }
+    rc = link(zip_path, v->archive_path) == 0 ? 0 : stage_copy_file(zip_path, v->archive_path);
+    if (rc) {
+        free(v->archive_path);
+        v->archive_path = NULL;
+        view_free(v);
+        return rc;
+    }
+    rc = zipx_index_open(v->archive_path, &v->idx, msg, sizeof(msg));
+    if (rc) {
+        log_err("%s: cannot index the uploaded archive: %s", e->name, msg);
+        view_free(v);
+        return rc;
+    }
+    tenant_lock(t);
+    drop_view_locked(t, e);
+    e->view = v;
+    tenant_unlock(t);
+    return 0;
+}
+
+int tenant_view_archive(struct tenant *t, struct view *v, const char **path)
+{
+    char msg[512] = "";
+    char *p;
+    int rc;
+
+    tenant_lock(t);
+    p = v->archive_path;
+    tenant_unlock(t);
+    if (p) {
+        *path = p;
+        return 0;
+    }
+    p = cache_name(t);
+    if (!p)
+        return -ENOMEM;
+    rc = tenant_fetch_archive(t, v->id, p, msg, sizeof(msg));
+    if (rc) {
+        log_err("cannot fetch archive %s: %s", v->id, msg);
+        free(p);
+        return rc;
+    }
+    tenant_lock(t);
+    if (v->archive_path) { /* someone else fetched it meanwhile */
+        unlink(p);
+        free(p);
+    } else {
+        v->archive_path = p;
+    }
+    *path = v->archive_path;
+    tenant_unlock(t);
+    return 0;
+}
+
+/* --- reading file bytes ------------------------------------------------------------- */
+
+struct fill_ctx {
+    struct tenant *t;
+    struct view *v;
+    const struct zipx_entry *ent;
+};
+
+/* Streams a whole entry out of the local archive, putting every block into the cache;
+ * copying a whole extension then costs no request beyond the archive itself. */
+struct block_sink {
+    struct bcache *bc;
+    const char *key;
+    size_t bs;
+    char *blk;
+    size_t fill;
+    uint64_t block;
+    uint64_t want;
+    void *want_buf;
+    size_t *want_len;
+};
+
+static void block_emit(struct block_sink *s)
+{
+    bcache_put(s->bc, s->key, s->block, s->blk, s->fill);
+    if (s->block == s->want) {
+        memcpy(s->want_buf, s->blk, s->fill);
+        *s->want_len = s->fill;
+    }
+    s->block++;
+    s->fill = 0;
+}
+
+static int block_sink_write(void *arg, const void *buf, size_t n)
+{
+    struct block_sink *s = arg;
+    const char *p = buf;
+
+    while (n > 0) {
+        size_t k = s->bs - s->fill < n ? s->bs - s->fill : n;
+
+        memcpy(s->blk + s->fill, p, k);
+        s->fill += k;
+        p += k;
+        n -= k;
+        if (s->fill == s->bs)
+            block_emit(s);
+    }
+    return 0;
+}
+
+static int fill_from_archive(struct fill_ctx *c, const char *key, uint64_t block, void *buf,
+                             size_t *len)
+{
+    struct block_sink s = {
+        .bc = c->t->q->bc, .key = key, .bs = bcache_block_size(c->t->q->bc),
+        .block = 0, .want = block, .want_buf = buf, .want_len = len,
+    };
+    int rc;
+
+    s.blk = malloc(s.bs);
+    if (!s.blk)
+        return -ENOMEM;
+    *len = 0;
+    rc = zipx_extract(c->v->archive_path, c->ent, block_sink_write, &s);
+    if (rc == 0 && (s.fill > 0 || s.block == 0))
+        block_emit(&s); /* the short last block (or an empty file's only block) */
+    free(s.blk);
+    return rc;
+}
+
+struct mem_sink {
+    char *buf;
+    size_t cap;
+    size_t len;
+};
+
+static int mem_sink_write(void *arg, uint64_t off, const void *buf, size_t n)
+{
+    struct mem_sink *m = arg;
+
+    if (off + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 65536;
+        char *nb;
+
+        while (cap < off + n)
+            cap *= 2;
+        nb = realloc(m->buf, cap);
+        if (!nb)
+            return -ENOMEM;
+        m->buf = nb;
+        m->cap = cap;
+    }
+    memcpy(m->buf + off, buf, n);
+    if (off + n > m->len)
+        m->len = off + n;
+    return 0;
+}
+
+/* A miss without a local archive: the per-file endpoint, a chunk of blocks at a time. */
+static int fill_from_service(struct fill_ctx *c, const char *key, uint64_t block, void *buf,
+                             size_t *len)
+{
+    size_t bs = bcache_block_size(c->t->q->bc);
+    uint64_t off = block * bs;
+    uint64_t chunk = FILE_CHUNK > bs ? FILE_CHUNK : bs;
+    struct mem_sink m = {0};
+    bool partial = false;
+    char msg[512] = "";
+    uint64_t base;
+    int rc;
+
+    if (off >= c->ent->size) {
+        *len = 0;
+        return 0;
+    }
+    if (off + chunk > c->ent->size)
+        chunk = c->ent->size - off;
+    rc = api_get_file(c->t->q->http, c->v->id, c->ent->name, off, chunk, mem_sink_write, &m,
+                      &partial, msg, sizeof(msg));
+    if (rc) {
+        log_err("reading %s failed: %s", c->ent->name, msg);
+        free(m.buf);
+        return rc;
+    }
+    base = partial ? off : 0; /* a server that ignores Range sends the whole file */
+    *len = 0;
+    for (uint64_t p = 0; p < m.len; p += bs) {
+        size_t n = m.len - p < bs ? m.len - p : bs;
+        uint64_t b = (base + p) / bs;
+
+        bcache_put(c->t->q->bc, key, b, m.buf + p, n);
+        if (b == block) {
+            memcpy(buf, m.buf + p, n);
+            *len = n;
+        }
+    }
+    free(m.buf);
+    return 0;
+}
+
+static int fill_block(void *arg, const char *key, uint64_t block, void *buf, size_t *len)
+{
+    struct fill_ctx *c = arg;
+
+    if (c->v->archive_path)
+        return fill_from_archive(c, key, block, buf, len);
+    return fill_from_service(c, key, block, buf, len);
+}
+
+long tenant_read(struct tenant *t, struct view *v, const struct zipx_entry *ent, char *buf,
+                 size_t size, off_t off)
+{
+    struct fill_ctx c = {.t = t, .v = v, .ent = ent};
+    char *key;
+    long r;
+
+    if ((uint64_t)off >= ent->size)
+        return 0;
+    if ((uint64_t)off + size > ent->size)
+        size = (size_t)(ent->size - (uint64_t)off);
+    if (asprintf(&key, "%s\n%s\n%s", v->id, v->version, ent->name) < 0)
+        return -ENOMEM;
+    r = bcache_read(t->q->bc, key, (uint64_t)off, size, buf, fill_block, &c);
+    free(key);
+    return r;
+}
+
+/* --- attributes ------------------------------------------------------------------- */
+
+void tenant_stat_ext(struct tenant *t, const struct ext *e, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_mode = S_IFDIR | 0755;
+    st->st_nlink = 2;
+    st->st_uid = t->q->uid;
+    st->st_gid = t->q->gid;
+    st->st_mtime = e->model.mtime;
+    st->st_ctime = e->model.mtime;
+    st->st_atime = e->model.mtime;
+    st->st_size = 4096;
+    st->st_blocks = 8;
+}
+
+void tenant_stat_entry(struct tenant *t, const struct zipx_entry *ent, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_mode = (ent->is_dir ? S_IFDIR : S_IFREG) | (ent->mode & 07777);
+    st->st_nlink = ent->is_dir ? 2 : 1;
+    st->st_uid = t->q->uid;
+    st->st_gid = t->q->gid;
+    st->st_size = ent->is_dir ? 4096 : (off_t)ent->size;
+    st->st_blocks = (st->st_size + 511) / 512;
+    st->st_blksize = 4096;
+    st->st_mtime = ent->mtime;
+    st->st_ctime = ent->mtime;
+    st->st_atime = ent->mtime;
+}
+
+/* --- extended attributes ---------------------------------------------------------- */
+
+static const char *const xattr_names[] = {
+    "user.qlik.id",          "user.qlik.name",        "user.qlik.version",
+    "user.qlik.qextVersion", "user.qlik.author",      "user.qlik.type",
+    "user.qlik.description", "user.qlik.updatedAt",   "user.qlik.model",
+    "user.qextfs.error",     NULL,
+};
+
+/* Copies the value of one attribute under the lock into a malloc'd string (NULL: absent). */
+static char *xattr_value_locked(const struct ext *e, const char *name)
+{
+    const struct api_ext *m = &e->model;
+    const char *v = NULL;
+
+    if (!strcmp(name, "user.qlik.id"))
+        v = m->id;
+    else if (!strcmp(name, "user.qlik.name"))
+        v = m->name;
+    else if (!strcmp(name, "user.qlik.version"))
+        v = m->version;
+    else if (!strcmp(name, "user.qlik.qextVersion"))
+        v = m->qext_version;
+    else if (!strcmp(name, "user.qlik.author"))
+        v = m->author;
+    else if (!strcmp(name, "user.qlik.type"))
+        v = m->type;
+    else if (!strcmp(name, "user.qlik.description"))
+        v = m->description;
+    else if (!strcmp(name, "user.qlik.updatedAt"))
+        v = m->updated_at;
+    else if (!strcmp(name, "user.qlik.model"))
+        v = m->model_json;
+    else if (!strcmp(name, "user.qextfs.error"))
+        v = e->upload_err ? e->upload_msg : NULL;
+    return v ? strdup(v) : NULL;
+}
+
+int tenant_getxattr(struct tenant *t, struct ext *e, const char *name, char *buf, size_t size)
+{
+    char *v;
+    size_t n;
+
+    tenant_lock(t);
+    v = xattr_value_locked(e, name);
+    tenant_unlock(t);
+    if (!v)
+        return -ENODATA;
+    n = strlen(v);
+    if (size > 0) {
+        if (n > size) {
+            free(v);
+            return -ERANGE;
+        }
+        memcpy(buf, v, n);
+    }
+    free(v);
+    return (int)n;
+}
+
+int tenant_listxattr(struct tenant *t, struct ext *e, char *buf, size_t size)
+{
+    size_t total = 0;
+
+    tenant_lock(t);
+    for (size_t i = 0; xattr_names[i]; i++) {
+        char *v = xattr_value_locked(e, xattr_names[i]);
+        size_t n = strlen(xattr_names[i]) + 1;
+
+        if (!v)
+            continue;
+        free(v);
+        if (size > 0) {
+            if (total + n > size) {
+                tenant_unlock(t);
+                return -ERANGE;
+            }
+            memcpy(buf + total, xattr_names[i], n);
+        }
+        total += n;
+    }
+    tenant_unlock(t);
+    return (int)total;
+}

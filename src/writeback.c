@@ -1,0 +1,867 @@
+/* writeback: owns the upload scheduler thread, its workers and the upload procedure (see
+ * writeback.h). Per extension, io_lock serializes upload, fsync and delete; the tenant lock
+ * is only taken to read or update struct ext fields, never across the network or zip I/O. */
+#include "writeback.h"
+
+#include "log.h"
+#include "path.h"
+#include "staging.h"
+#include "tenant.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct wb {
+    struct qfs *q;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;      /* kicks for the scheduler, work for the workers */
+    pthread_cond_t idle_cond; /* a worker finished */
+    pthread_t sched;
+    pthread_t *workers;
+    int nworkers;
+    bool started, stopping;
+    bool kicked;
+    struct ext **queue;       /* referenced extensions waiting for a worker */
+    size_t qlen, qcap;
+    unsigned busy;
+    struct wb_stats st;
+};
+
+/* --- string sets for merge decisions ---------------------------------------------- */
+
+struct strset {
+    char **v;
+    size_t n, cap;
+};
+
+static int strset_add(struct strset *s, const char *str)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **n = realloc(s->v, cap * sizeof(*n));
+
+        if (!n)
+            return -ENOMEM;
+        s->v = n;
+        s->cap = cap;
+    }
+    s->v[s->n] = strdup(str);
+    return s->v[s->n++] ? 0 : -ENOMEM;
+}
+
+static bool strset_has(const struct strset *s, const char *str)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], str) == 0)
+            return true;
+    return false;
+}
+
+static void strset_free(struct strset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+/* --- what changed where ------------------------------------------------------------ */
+
+/* Walks a staged tree collecting its regular files (relative paths), skipping
+ * temporaries. nftw has no user argument, so the walk is a small recursive readdir. */
+static int walk_tree(struct qfs *q, const char *root, const char *rel, struct strset *out)
+{
+    char path[PATH_MAX];
+    struct dirent *d;
+    DIR *dp;
+    int rc = 0;
+
+    if (path_join(path, sizeof(path), root, rel) != 0)
+        return -ENAMETOOLONG;
+    dp = opendir(path);
+    if (!dp)
+        return -errno;
+    while (rc == 0 && (d = readdir(dp))) {
+        char sub[PATH_MAX];
+        struct stat st;
+
+        if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+            continue;
+        if (path_join(sub, sizeof(sub), rel, d->d_name) != 0 || stage_is_local_only(q, sub))
+            continue;
+        if (path_join(path, sizeof(path), root, sub) != 0 || lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            rc = walk_tree(q, root, sub, out);
+        else if (S_ISREG(st.st_mode))
+            rc = strset_add(out, sub);
+    }
+    closedir(dp);
+    return rc;
+}
+
+static bool entry_differs(const struct zipx_entry *a, const struct zipx_entry *b)
+{
+    return !b || b->is_dir || a->size != b->size || a->crc != b->crc;
+}
+
+/* Paths changed in the local tree compared with the base archive. */
+static int local_changes(struct qfs *q, const char *tree, const struct zipx_index *base,
+                         struct strset *out)
+{
+    struct strset files = {0};
+    int rc = walk_tree(q, tree, "", &files);
+
+    for (size_t i = 0; rc == 0 && i < files.n; i++) {
+        const struct zipx_entry *b = zipx_lookup(base, files.v[i]);
+        char path[PATH_MAX];
+        uint32_t crc;
+        uint64_t size;
+
+        if (path_join(path, sizeof(path), tree, files.v[i]) != 0 ||
+            zipx_file_crc(path, &crc, &size) != 0)
+            continue;
+        if (!b || b->is_dir || b->size != size || b->crc != crc)
+            rc = strset_add(out, files.v[i]);
+    }
+    for (size_t i = 0; rc == 0 && i < zipx_count(base); i++) {
+        const struct zipx_entry *b = zipx_entry_at(base, i);
+
+        if (!b->is_dir && !strset_has(&files, b->name))
+            rc = strset_add(out, b->name);
+    }
+    strset_free(&files);
+    return rc;
+}
+
+/* Paths changed on the service (theirs) compared with the base archive. */
+static int remote_changes(const struct zipx_index *base, const struct zipx_index *theirs,
+                          struct strset *out)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < zipx_count(theirs); i++) {
+        const struct zipx_entry *e = zipx_entry_at(theirs, i);
+
+        if (!e->is_dir && entry_differs(e, zipx_lookup(base, e->name)))
+            rc = strset_add(out, e->name);
+    }
+    for (size_t i = 0; rc == 0 && i < zipx_count(base); i++) {
+        const struct zipx_entry *b = zipx_entry_at(base, i);
+
+        if (!b->is_dir && !zipx_lookup(theirs, b->name))
+            rc = strset_add(out, b->name);
+    }
+    return rc;
+}
+
+/* --- merging a moved service version --------------------------------------------- */
+
+static int fd_write_all(void *arg, const void *buf, size_t n)
+{
+    int fd = *(int *)arg;
+    const char *p = buf;
+
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int make_parents(const char *path)
+{
+    char buf[PATH_MAX];
+
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = strchr(buf + 1, '/'); p; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return 0;
+}
+
+/* Writes their version of one file into the tree (or removes it), atomically. */
+static int apply_theirs(const char *tree, const char *zip, const struct zipx_index *ti,
+                        const char *rel)
+{
+    const struct zipx_entry *e = zipx_lookup(ti, rel);
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    struct timespec ts[2];
+    int fd, rc;
+
+    rc = path_join(path, sizeof(path), tree, rel);
+    if (rc)
+        return rc;
+    if (!e)
+        return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+    snprintf(tmp, sizeof(tmp), "%s.merge", path);
+    rc = make_parents(path);
+    if (rc)
+        return rc;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, e->mode & 07777);
+    if (fd < 0)
+        return -errno;
+    rc = zipx_extract(zip, e, fd_write_all, &fd);
+    ts[0].tv_sec = ts[1].tv_sec = e->mtime;
+    ts[0].tv_nsec = ts[1].tv_nsec = 0;
+    if (rc == 0 && futimens(fd, ts) != 0)
+        rc = -errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+/* Copies the local versions of the conflicting paths aside, where the user can find them. */
+static void keep_conflict_copy(struct qfs *q, const char *name, const char *tree,
+                               const struct strset *paths, char *dir, size_t dirsz)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "conflict-%Y%m%dT%H%M%SZ", &tm);
+    stage_file(q, name, stamp, dir, dirsz);
+    for (size_t i = 0; i < paths->n; i++) {
+        char src[PATH_MAX], dst[PATH_MAX];
+
+        if (path_join(src, sizeof(src), tree, paths->v[i]) != 0 ||
+            path_join(dst, sizeof(dst), dir, paths->v[i]) != 0)
+            continue;
+        if (make_parents(dst) == 0 && access(src, F_OK) == 0)
+            stage_copy_file(src, dst);
+    }
+}
+
+/* The service holds a newer version than our base: merge per file when the changed paths
+ * do not overlap, else keep everything and report a conflict. On success the base becomes
+ * their archive. */
+static int merge_moved(struct wb *w, struct ext *e, const char *name, const char *id,
+                       const char *new_version, char *msg, size_t msgsz)
+{
+    struct qfs *q = w->q;
+    char tree[PATH_MAX], base[PATH_MAX], theirs[PATH_MAX], dir[PATH_MAX];
+    struct zipx_index *bi = NULL, *ti = NULL;
+    struct strset ours = {0}, their = {0}, overlap = {0};
+    int rc;
+
+    stage_path(q, name, "", tree, sizeof(tree));
+    stage_file(q, name, "base.zip", base, sizeof(base));
+    stage_file(q, name, "theirs.zip", theirs, sizeof(theirs));
+    rc = tenant_fetch_archive(q->tenant, id, theirs, msg, msgsz);
+    if (rc)
+        goto out;
+    rc = zipx_index_open(theirs, &ti, msg, msgsz);
+    if (rc == 0)
+        rc = zipx_index_open(base, &bi, msg, msgsz);
+    if (rc == 0)
+        rc = local_changes(q, tree, bi, &ours);
+    if (rc == 0)
+        rc = remote_changes(bi, ti, &their);
+    for (size_t i = 0; rc == 0 && i < ours.n; i++)
+        if (strset_has(&their, ours.v[i]))
+            rc = strset_add(&overlap, ours.v[i]);
+    if (rc)
+        goto out;
+    if (overlap.n > 0) {
+        keep_conflict_copy(q, name, tree, &ours, dir, sizeof(dir));
+        snprintf(msg, msgsz,
+                 "conflict: '%s'%s changed both here and on the service; not overwriting. "
+                 "Your version stays in the mount, a copy is in %.300s",
+                 overlap.v[0], overlap.n > 1 ? " and others" : "", dir);
+        w->st.conflicts++;
+        rc = -EBUSY; /* a conflict: final until the user changes something */
+        goto out;
+    }
+    for (size_t i = 0; rc == 0 && i < their.n; i++)
+        rc = apply_theirs(tree, theirs, ti, their.v[i]);
+    if (rc == 0 && rename(theirs, base) != 0)
+        rc = -errno;
+    if (rc) {
+        snprintf(msg, msgsz, "merging the service's changes failed: %s", strerror(-rc));
+        goto out;
+    }
+    tenant_lock(q->tenant);
+    free(e->base_version);
+    e->base_version = strdup(new_version);
+    tenant_unlock(q->tenant);
+    log_info("%s: merged %zu file(s) changed on the service with %zu local change(s)", name,
+             their.n, ours.n);
+    w->st.merges++;
+out:
+    unlink(theirs);
+    zipx_index_free(bi);
+    zipx_index_free(ti);
+    strset_free(&ours);
+    strset_free(&their);
+    strset_free(&overlap);
+    return rc;
+}
+
+/* Compares the service's version with our base before overwriting anything. */
+static int check_service(struct wb *w, struct ext *e, const char *name, const char *id,
+                         const char *base_version, char *msg, size_t msgsz)
+{
+    struct api_ext cur = {0};
+    int rc = api_get_extension(w->q->http, id, &cur, msg, msgsz);
+
+    if (rc == -ENOENT) {
+        snprintf(msg, msgsz, "the extension was deleted on the service; local changes are kept "
+                 "in the staging area");
+        goto out;
+    }
+    if (rc)
+        goto out;
+    if (base_version && cur.version_token && strcmp(base_version, cur.version_token) != 0)
+        rc = merge_moved(w, e, name, id, cur.version_token, msg, msgsz);
+out:
+    api_ext_free(&cur);
+    return rc;
+}
+
+/* --- the upload -------------------------------------------------------------------- */
+
+struct snapshot {
+    char *name, *id, *base_version;
+    bool is_new;
+    uint64_t seq;
+};
+
+static void snapshot_free(struct snapshot *s)
+{
+    free(s->name);
+    free(s->id);
+    free(s->base_version);
+}
+
+static bool skip_local_only(void *arg, const char *rel)
+{
+    return stage_is_local_only(arg, rel);
+}
+
+static int build_archive(struct qfs *q, const struct snapshot *s, char *out, size_t outsz,
+                         char *msg, size_t msgsz)
+{
+    char base[PATH_MAX], tree[PATH_MAX];
+    struct zipx_index *bi = NULL;
+    const char *prefix = "";
+    bool explicit = false;
+    int rc;
+
+    stage_file(q, s->name, "base.zip", base, sizeof(base));
+    stage_path(q, s->name, "", tree, sizeof(tree));
+    stage_file(q, s->name, "upload.zip", out, outsz);
+    if (access(base, F_OK) == 0 && zipx_index_open(base, &bi, msg, msgsz) == 0) {
+        prefix = zipx_prefix(bi);
+        explicit = zipx_prefix_explicit(bi);
+    }
+    rc = zipx_build(bi ? base : NULL, bi, prefix, explicit, tree, out, skip_local_only, q, msg,
+                    msgsz);
+    zipx_index_free(bi);
+    return rc;
+}
+
+static void upload_succeeded(struct wb *w, struct ext *e, const struct snapshot *s,
+                             const char *zip, const struct api_ext *m)
+{
+    struct qfs *q = w->q;
+    char base[PATH_MAX];
+
+    stage_file(q, s->name, "base.zip", base, sizeof(base));
+    if (rename(zip, base) != 0)
+        log_warn("%s: cannot keep the uploaded archive as the new base: %s", s->name,
+                 strerror(errno));
+    tenant_lock(q->tenant);
+    api_ext_free(&e->model);
+    api_ext_copy(&e->model, m);
+    e->listed = true;
+    free(e->base_version);
+    free(e->base_id);
+    e->base_version = m->version_token ? strdup(m->version_token) : NULL;
+    e->base_id = m->id ? strdup(m->id) : NULL;
+    e->is_new = false;
+    e->clean_seq = s->seq;
+    e->upload_err = 0;
+    e->upload_err_final = false;
+    e->upload_msg[0] = '\0';
+    e->attempts = 0;
+    tenant_unlock(q->tenant);
+    if (m->version_token)
+        tenant_view_install(q->tenant, e, m->version_token, base);
+    w->st.uploads_ok++;
+    if (s->is_new && m->qext_filename && strcmp(m->qext_filename, s->name) != 0) {
+        if (tenant_ext_rename(q->tenant, e, m->qext_filename) == 0 &&
+            stage_rename(q, s->name, m->qext_filename) == 0)
+            log_info("%s: the service named this extension '%s' (its .qext file name); it "
+                     "now appears as %s", s->name, m->qext_filename, m->qext_filename);
+    }
+    stage_save_meta(q, e);
+}
+
+static void upload_failed(struct wb *w, struct ext *e, const struct snapshot *s, int rc,
+                          const char *msg)
+{
+    bool final = rc == -EEXIST || rc == -EFBIG || rc == -EINVAL || rc == -EACCES ||
+                 rc == -ENOENT || rc == -EBUSY;
+
+    tenant_lock(w->q->tenant);
+    e->upload_err = -rc;
+    snprintf(e->upload_msg, sizeof(e->upload_msg), "%s", msg[0] ? msg : strerror(-rc));
+    e->attempts++;
+    /* Rejections wait for the user's next change; transient failures retry with backoff. */
+    e->upload_err_final = final;
+    e->next_attempt = qfs_now() + fmin(60.0, pow(2.0, e->attempts));
+    tenant_unlock(w->q->tenant);
+    w->st.uploads_failed++;
+    log_err("%s: upload failed, changes kept in the staging area: %s", s->name,
+            msg[0] ? msg : strerror(-rc));
+}
+
+/* Uploads e's staged tree once. Caller holds e->io_lock and has set e->uploading. */
+static int upload(struct wb *w, struct ext *e)
+{
+    struct qfs *q = w->q;
+    struct snapshot s = {0};
+    struct api_ext m = {0};
+    char zip[PATH_MAX], msg[512] = "";
+    int rc = 0;
+
+    tenant_lock(q->tenant);
+    if (!e->staged || !ext_dirty(e) || e->gone || e->deleting) {
+        tenant_unlock(q->tenant);
+        return 0;
+    }
+    s.name = strdup(e->name);
+    s.id = e->base_id ? strdup(e->base_id) : NULL;
+    s.base_version = e->base_version ? strdup(e->base_version) : NULL;
+    s.is_new = e->is_new || !e->base_id;
+    s.seq = e->change_seq;
+    tenant_unlock(q->tenant);
+    if (!s.name)
+        goto out;
+    if (!stage_has_qext(q, s.name)) {
+        /* Nothing the service would accept (and rm -r on its way): wait for a change. */
+        log_dbg("%s: no .qext in the tree, not uploading", s.name);
+        tenant_lock(q->tenant);
+        e->next_attempt = INFINITY;
+        tenant_unlock(q->tenant);
+        goto out;
+    }
+    if (!s.is_new)
+        rc = check_service(w, e, s.name, s.id, s.base_version, msg, sizeof(msg));
+    if (rc == 0)
+        rc = build_archive(q, &s, zip, sizeof(zip), msg, sizeof(msg));
+    if (rc == 0 && s.is_new)
+        rc = api_create(q->http, zip, NULL, &m, msg, sizeof(msg));
+    else if (rc == 0)
+        rc = api_update(q->http, s.id, zip, NULL, &m, msg, sizeof(msg));
+    if (rc == 0) {
+        log_info("%s: uploaded (%s)", s.name, s.is_new ? "created" : "updated");
+        upload_succeeded(w, e, &s, zip, &m);
+    } else {
+        upload_failed(w, e, &s, rc, msg);
+        unlink(zip);
+    }
+out:
+    api_ext_free(&m);
+    snapshot_free(&s);
+    return rc;
+}
+
+/* Runs one upload with the per-extension lock, flags and wake-ups around it. */
+static int run_upload(struct wb *w, struct ext *e)
+{
+    int rc;
+
+    pthread_mutex_lock(&e->io_lock);
+    tenant_lock(w->q->tenant);
+    e->uploading = true;
+    tenant_unlock(w->q->tenant);
+    rc = upload(w, e);
+    tenant_lock(w->q->tenant);
+    e->uploading = false;
+    tenant_broadcast(w->q->tenant);
+    tenant_unlock(w->q->tenant);
+    pthread_mutex_unlock(&e->io_lock);
+    return rc;
+}
+
+/* --- scheduling -------------------------------------------------------------------- */
+
+struct scan {
+    struct wb *w;
+    double now, next_due;
+    bool ignore_delay;
+};
+
+bool wb_upload_due(const struct ext *e, double now, double delay, bool ignore_delay,
+                   double *next_due)
+{
+    double due;
+
+    if (!e->staged || !ext_dirty(e) || e->uploading || e->deleting || e->gone)
+        return false;
+    if (ignore_delay)
+        return true;
+    if (e->open_writers > 0 || e->upload_err_final)
+        return false;
+    due = fmax(e->last_change + delay, e->next_attempt);
+    if (due <= now)
+        return true;
+    if (next_due && due < *next_due)
+        *next_due = due;
+    return false;
+}
+
+static int enqueue_if_due(void *arg, struct ext *e)
+{
+    struct scan *sc = arg;
+    struct wb *w = sc->w;
+    bool due;
+
+    tenant_lock(w->q->tenant);
+    due = wb_upload_due(e, sc->now, w->q->o.upload_delay, sc->ignore_delay, &sc->next_due);
+    if (due) {
+        e->uploading = true; /* reserved: nobody else starts one */
+        e->refs++;
+    }
+    tenant_unlock(w->q->tenant);
+    if (!due)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    if (w->qlen == w->qcap) {
+        size_t cap = w->qcap ? w->qcap * 2 : 32;
+        struct ext **n = realloc(w->queue, cap * sizeof(*n));
+
+        if (!n) {
+            pthread_mutex_unlock(&w->lock);
+            tenant_lock(w->q->tenant);
+            e->uploading = false;
+            tenant_unlock(w->q->tenant);
+            tenant_ext_put(w->q->tenant, e);
+            return 0;
+        }
+        w->queue = n;
+        w->qcap = cap;
+    }
+    w->queue[w->qlen++] = e;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+static void *scheduler_main(void *arg)
+{
+    struct wb *w = arg;
+    int pending = stage_recover(w->q); /* changes left by an earlier mount or a crash */
+
+    if (pending > 0)
+        log_info("%d extension(s) with changes from an earlier mount will be uploaded",
+                 pending);
+    pthread_mutex_lock(&w->lock);
+    while (!w->stopping) {
+        struct scan sc = {.w = w, .now = qfs_now(), .next_due = INFINITY};
+        struct timespec ts;
+        double wait;
+
+        w->kicked = false;
+        pthread_mutex_unlock(&w->lock);
+        tenant_foreach(w->q->tenant, enqueue_if_due, &sc);
+        pthread_mutex_lock(&w->lock);
+        if (w->kicked || w->stopping)
+            continue;
+        wait = fmin(fmax(sc.next_due - qfs_now(), 0.01), 5.0);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)wait;
+        ts.tv_nsec += (long)((wait - floor(wait)) * 1e9);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    struct wb *w = arg;
+
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        struct ext *e;
+
+        while (w->qlen == 0 && !w->stopping)
+            pthread_cond_wait(&w->cond, &w->lock);
+        if (w->qlen == 0)
+            break;
+        e = w->queue[0];
+        memmove(w->queue, w->queue + 1, (w->qlen - 1) * sizeof(*w->queue));
+        w->qlen--;
+        w->busy++;
+        pthread_mutex_unlock(&w->lock);
+
+        /* The scan reserved it; run_upload sets the flag again around the real work. */
+        tenant_lock(w->q->tenant);
+        e->uploading = false;
+        tenant_unlock(w->q->tenant);
+        run_upload(w, e);
+        tenant_ext_put(w->q->tenant, e);
+
+        pthread_mutex_lock(&w->lock);
+        w->busy--;
+        pthread_cond_broadcast(&w->idle_cond);
+        pthread_cond_broadcast(&w->cond); /* the scheduler may have more for us */
+        w->kicked = true;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+struct wb *wb_new(struct qfs *q, int workers)
+{
+    struct wb *w = calloc(1, sizeof(*w));
+
+    if (!w)
+        return NULL;
+    w->q = q;
+    w->nworkers = workers > 0 ? workers : 1;
+    w->workers = calloc((size_t)w->nworkers, sizeof(*w->workers));
+    if (!w->workers) {
+        free(w);
+        return NULL;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->idle_cond, NULL);
+    return w;
+}
+
+int wb_start(struct wb *w)
+{
+    int rc = pthread_create(&w->sched, NULL, scheduler_main, w);
+
+    if (rc)
+        return -rc;
+    for (int i = 0; i < w->nworkers; i++) {
+        rc = pthread_create(&w->workers[i], NULL, worker_main, w);
+        if (rc) {
+            w->nworkers = i;
+            break;
+        }
+    }
+    w->started = true;
+    return rc ? -rc : 0;
+}
+
+void wb_kick(struct wb *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->kicked = true;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+struct drain {
+    struct wb *w;
+    int left;
+};
+
+static int drain_one(void *arg, struct ext *e)
+{
+    struct drain *d = arg;
+    bool dirty;
+
+    tenant_lock(d->w->q->tenant);
+    dirty = e->staged && ext_dirty(e) && !e->gone;
+    tenant_unlock(d->w->q->tenant);
+    if (!dirty)
+        return 0;
+    log_info("%s: uploading pending changes before unmount", e->name);
+    if (run_upload(d->w, e) != 0 || ext_dirty(e)) {
+        d->left++;
+        log_err("%s: changes could not be uploaded; they stay in the staging area and will "
+                "be uploaded at the next mount", e->name);
+    }
+    return 0;
+}
+
+int wb_stop(struct wb *w, bool drain)
+{
+    struct drain d = {.w = w};
+
+    if (!w || !w->started)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->sched, NULL);
+    for (int i = 0; i < w->nworkers; i++)
+        pthread_join(w->workers[i], NULL);
+    w->started = false;
+    if (drain)
+        tenant_foreach(w->q->tenant, drain_one, &d);
+    return d.left;
+}
+
+void wb_free(struct wb *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->qlen; i++)
+        tenant_ext_put(w->q->tenant, w->queue[i]);
+    free(w->queue);
+    free(w->workers);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->idle_cond);
+    free(w);
+}
+
+int wb_sync(struct wb *w, struct ext *e)
+{
+    int rc;
+
+    rc = run_upload(w, e);
+    tenant_lock(w->q->tenant);
+    if (rc == 0 && e->upload_err && ext_dirty(e))
+        rc = -EIO; /* a rejection that is still standing */
+    tenant_unlock(w->q->tenant);
+    return rc ? -EIO : 0;
+}
+
+static bool tree_is_empty(struct qfs *q, const char *name)
+{
+    char tree[PATH_MAX];
+    struct dirent *d;
+    bool empty = true;
+    DIR *dp;
+
+    stage_path(q, name, "", tree, sizeof(tree));
+    dp = opendir(tree);
+    if (!dp)
+        return true;
+    while (empty && (d = readdir(dp)))
+        empty = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
+    closedir(dp);
+    return empty;
+}
+
+/* The archive to save in the trash: the staged base, or the service's current one. */
+static int trash_archive(struct wb *w, struct ext *e, const char *name, bool staged)
+{
+    struct qfs *q = w->q;
+    char base[PATH_MAX], saved[PATH_MAX];
+    struct view *v = NULL;
+    const char *zip = base;
+    int rc;
+
+    stage_file(q, name, "base.zip", base, sizeof(base));
+    if (!staged || access(base, F_OK) != 0) {
+        rc = tenant_view_get(q->tenant, e, &v);
+        if (rc == 0)
+            rc = tenant_view_archive(q->tenant, v, &zip);
+        if (rc)
+            goto out;
+    }
+    rc = stage_trash(q, name, zip, saved, sizeof(saved));
+    if (rc == 0)
+        log_info("%s: saved its last archive to %s", name, saved);
+out:
+    tenant_view_put(q->tenant, v);
+    return rc;
+}
+
+int wb_delete(struct wb *w, struct ext *e)
+{
+    struct qfs *q = w->q;
+    char msg[512] = "", *name, *id = NULL;
+    struct view *v = NULL;
+    bool staged;
+    int rc = 0;
+
+    pthread_mutex_lock(&e->io_lock);
+    tenant_lock(q->tenant);
+    staged = e->staged;
+    name = strdup(e->name);
+    if (e->model.id && !e->is_new)
+        id = strdup(e->model.id);
+    tenant_unlock(q->tenant);
+    if (!name) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (staged && !tree_is_empty(q, name)) {
+        rc = -ENOTEMPTY;
+        goto out;
+    }
+    if (!staged && id) {
+        rc = tenant_view_get(q->tenant, e, &v);
+        if (rc == 0 && zipx_count(v->idx) > 0)
+            rc = -ENOTEMPTY;
+        tenant_view_put(q->tenant, v);
+        if (rc)
+            goto out;
+    }
+    if (id) {
+        rc = trash_archive(w, e, name, staged);
+        if (rc) {
+            log_err("%s: not deleting: cannot save its archive to the trash: %s", name,
+                    strerror(-rc));
+            goto out;
+        }
+        rc = api_delete(q->http, id, msg, sizeof(msg));
+        if (rc) {
+            log_err("%s: delete failed: %s", name, msg);
+            goto out;
+        }
+        log_info("%s: deleted on the service", name);
+    }
+    tenant_lock(q->tenant);
+    e->deleting = true;
+    tenant_unlock(q->tenant);
+    stage_discard(q, name);
+    tenant_ext_forget(q->tenant, e);
+out:
+    pthread_mutex_unlock(&e->io_lock);
+    free(name);
+    free(id);
+    return rc;
+}
+
+void wb_get_stats(struct wb *w, struct wb_stats *out)
+{
+    pthread_mutex_lock(&w->lock);
+    *out = w->st;
+    out->uploading = w->busy;
+    out->pending = (unsigned)w->qlen;
+    pthread_mutex_unlock(&w->lock);
+}

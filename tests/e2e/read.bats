@@ -1,0 +1,268 @@
+#!/usr/bin/env bats
+# Read path on a real mount: listing, browsing, copying out, caches, freshness, errors.
+load ../lib/tenant
+load ../lib/mount
+
+setup() {
+    MNT= STATE= QEXTFS_LOG=
+}
+
+teardown() {
+    mount_stop
+    tenant_stop
+}
+
+names_on_tenant() {
+    curl -sS -H "Authorization: Bearer $TEST_KEY" "$TENANT_URL/api/v1/extensions" |
+        python3 -c 'import json,sys; print("\n".join(sorted(e["qextFilename"] for e in json.load(sys.stdin)["data"])))'
+}
+
+# Copies the whole mount out and compares every extension with its unpacked archive.
+copy_and_compare() {
+    local out=$BATS_TEST_TMPDIR/out ref=$BATS_TEST_TMPDIR/ref
+    mkdir -p "$out" "$ref"
+    cp -r "$MNT/." "$out/"
+    for d in "$out"/*/; do
+        local n
+        n=$(basename "$d")
+        tenant_unpack "$n" "$ref/$n"
+    done
+    diff -r "$ref" "$out"
+}
+
+@test "ls of the mount lists the tenant's qextFilenames" {
+    tenant_start --generate 9 --api-key "$TEST_KEY"
+    mount_start
+    diff <(names_on_tenant) <(ls -1 "$MNT" | sort)
+}
+
+@test "cp -r copies every extension byte for byte (reference shape)" {
+    tenant_start --generate 9 --api-key "$TEST_KEY"
+    mount_start
+    copy_and_compare
+}
+
+@test "cp -r copies every extension byte for byte (--real-shape)" {
+    tenant_start --generate 6 --real-shape --api-key "$TEST_KEY"
+    mount_start
+    copy_and_compare
+}
+
+@test "cp -r copies every extension byte for byte (--ranges)" {
+    tenant_start --generate 6 --ranges --api-key "$TEST_KEY"
+    mount_start
+    copy_and_compare
+}
+
+@test "rsync -a out of the mount matches the archives" {
+    tenant_start --generate 5 --api-key "$TEST_KEY"
+    mount_start
+    rsync -a "$MNT/" "$BATS_TEST_TMPDIR/rs/"
+    for d in "$BATS_TEST_TMPDIR"/rs/*/; do
+        n=$(basename "$d")
+        tenant_unpack "$n" "$BATS_TEST_TMPDIR/ref/$n"
+    done
+    diff -r "$BATS_TEST_TMPDIR/ref" "$BATS_TEST_TMPDIR/rs"
+}
+
+@test "a zip with a top-level folder shows its contents, folder stripped" {
+    tenant_start --generate 6 --api-key "$TEST_KEY"
+    mount_start
+    # Every extension directory holds its .qext directly, whatever the zip layout.
+    for d in "$MNT"/*/; do
+        n=$(basename "$d")
+        [ -f "$d/$n.qext" ]
+    done
+}
+
+@test "cp -r of N extensions costs about one archive request each" {
+    tenant_start --generate 12 --api-key "$TEST_KEY"
+    mount_start
+    tenant_reset_stats
+    cp -r "$MNT/." "$BATS_TEST_TMPDIR/out/"
+    archives=$(tenant_count "GET /extensions/{id}/file")
+    files=$(tenant_count "GET /extensions/{id}/file/{path}")
+    lists=$(tenant_count "GET /extensions")
+    echo "archives=$archives files=$files lists=$lists"
+    [ "$archives" -le 12 ]
+    [ "$files" -eq 0 ]
+    [ "$lists" -le 2 ]
+}
+
+@test "ls -lR twice within list_ttl makes no second round of requests" {
+    tenant_start --generate 6 --api-key "$TEST_KEY"
+    mount_start -o list_ttl=60
+    ls -lR "$MNT" >/dev/null
+    tenant_reset_stats
+    ls -lR "$MNT" >/dev/null
+    total=$(tenant_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+    [ "$total" -eq 0 ]
+}
+
+@test "reading a 2 MB file twice downloads it once" {
+    seed=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$seed/big"
+    echo '{"name":"big","type":"visualization","version":"1.0.0"}' >"$seed/big/big.qext"
+    head -c 2097152 /dev/urandom >"$seed/big/data.bin"
+    tenant_start --seed "$seed" --api-key "$TEST_KEY"
+    mount_start
+    tenant_reset_stats
+    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
+    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
+    echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
+    a=$(tenant_count "GET /extensions/{id}/file")
+    f=$(tenant_count "GET /extensions/{id}/file/{path}")
+    echo "archives=$a files=$f"
+    [ $((a + f)) -eq 1 ]
+}
+
+@test "reading through the per-file endpoint with --ranges downloads a big file once" {
+    seed=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$seed/big"
+    echo '{"name":"big","type":"visualization","version":"1.0.0"}' >"$seed/big/big.qext"
+    head -c 6000000 /dev/urandom >"$seed/big/data.bin"
+    tenant_start --seed "$seed" --ranges --api-key "$TEST_KEY"
+    mount_start
+    ls -l "$MNT/big" >/dev/null
+    tenant_reset_stats
+    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
+    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
+    a=$(tenant_count "GET /extensions/{id}/file")
+    f=$(tenant_count "GET /extensions/{id}/file/{path}")
+    echo "archives=$a files=$f"
+    [ "$a" -eq 0 ]
+    [ "$f" -ge 1 ] && [ "$f" -le 8 ]
+}
+
+@test "stat and ls -l show sizes and mtimes from the archive" {
+    seed=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$seed/sized/lib"
+    echo '{"name":"sized"}' >"$seed/sized/sized.qext"
+    printf 'hello world' >"$seed/sized/lib/a.js"
+    touch -d '2021-03-04 05:06:07 UTC' "$seed/sized/lib/a.js"
+    tenant_start --seed "$seed" --api-key "$TEST_KEY"
+    mount_start
+    [ "$(stat -c %s "$MNT/sized/lib/a.js")" = 11 ]
+    [ "$(stat -c %Y "$MNT/sized/lib/a.js")" = "$(stat -c %Y "$seed/sized/lib/a.js")" ]
+    [ -d "$MNT/sized/lib" ]
+}
+
+@test "extended attributes describe each extension" {
+    tenant_start --generate 3 --api-key "$TEST_KEY"
+    mount_start
+    n=$(ls "$MNT" | head -1)
+    getfattr -d "$MNT/$n" >"$BATS_TEST_TMPDIR/x"
+    cat "$BATS_TEST_TMPDIR/x"
+    grep -q '^user.qlik.id=' "$BATS_TEST_TMPDIR/x"
+    grep -q '^user.qlik.name=' "$BATS_TEST_TMPDIR/x"
+    grep -q '^user.qlik.model=' "$BATS_TEST_TMPDIR/x"
+    [ "$(getfattr --only-values -n user.qlik.type "$MNT/$n")" = visualization ]
+}
+
+@test "a new version on the tenant shows after list_ttl" {
+    seed=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$seed/fresh"
+    echo '{"name":"fresh"}' >"$seed/fresh/fresh.qext"
+    echo 'version one' >"$seed/fresh/main.js"
+    tenant_start --seed "$seed" --api-key "$TEST_KEY"
+    mount_start -o list_ttl=1
+    [ "$(cat "$MNT/fresh/main.js")" = "version one" ]
+    echo 'version two, longer' >"$seed/fresh/main.js"
+    (cd "$seed/fresh" && zip -qr "$BATS_TEST_TMPDIR/new.zip" .)
+    tenant_put fresh "$BATS_TEST_TMPDIR/new.zip"
+    wait_for bash -c "[ \"\$(cat '$MNT/fresh/main.js')\" = 'version two, longer' ]"
+}
+
+@test "an extension deleted behind the mount's back disappears" {
+    tenant_start --generate 3 --api-key "$TEST_KEY"
+    mount_start -o list_ttl=1
+    n=$(ls "$MNT" | head -1)
+    ls "$MNT/$n" >/dev/null
+    tenant_curl -X DELETE "$TENANT_URL/api/v1/extensions/$n"
+    wait_for bash -c "! ls '$MNT' | grep -qx '$n'"
+    run ls "$MNT/$n"
+    [ "$status" -ne 0 ]
+}
+
+@test "a wrong key gives EACCES and says so in the log" {
+    tenant_start --generate 2 --api-key "$TEST_KEY"
+    QLIK_API_KEY=wrong-key mount_start
+    run ls "$MNT"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Permission denied"* ]]
+    grep -q "401 Unauthorized" "$QEXTFS_LOG"
+    ! grep -q "wrong-key" "$QEXTFS_LOG"
+}
+
+@test "a missing file is ENOENT" {
+    tenant_start --generate 2 --api-key "$TEST_KEY"
+    mount_start
+    n=$(ls "$MNT" | head -1)
+    run cat "$MNT/$n/no-such-file.js"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"No such file"* ]]
+}
+
+@test "reads stay correct with --fail-every 3 and with 200 ms latency" {
+    tenant_start --generate 4 --api-key "$TEST_KEY" --fail-every 3
+    mount_start
+    copy_and_compare
+    mount_stop
+    tenant_fault fail_every=0 latency_ms=200
+    rm -rf "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/ref"
+    MNT= STATE= mount_start
+    copy_and_compare
+}
+
+@test "with the tenant down, cached files still read and others fail with EIO" {
+    tenant_start --generate 3 --api-key "$TEST_KEY"
+    mount_start -o list_ttl=1
+    a=$(ls "$MNT" | sed -n 1p)
+    b=$(ls "$MNT" | sed -n 2p)
+    cat "$MNT/$a/$a.js" >"$BATS_TEST_TMPDIR/a.js"
+    tenant_stop
+    sleep 1.2
+    cmp "$MNT/$a/$a.js" "$BATS_TEST_TMPDIR/a.js"
+    run timeout 60 cat "$MNT/$b/$b.js"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Input/output error"* ]]
+}
+
+@test "getattr on the root and on extension dirs makes no request while the list is fresh" {
+    tenant_start --generate 4 --api-key "$TEST_KEY"
+    mount_start -o list_ttl=60
+    ls "$MNT" >/dev/null
+    tenant_reset_stats
+    for d in "$MNT"/*; do stat "$d" >/dev/null; done
+    stat "$MNT" >/dev/null
+    total=$(tenant_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+    [ "$total" -eq 0 ]
+}
+
+@test "security and ACL xattr lookups make no request" {
+    tenant_start --generate 2 --api-key "$TEST_KEY"
+    mount_start
+    n=$(ls "$MNT" | head -1)
+    ls -l "$MNT/$n" >/dev/null
+    tenant_reset_stats
+    getfattr -n security.selinux "$MNT/$n/$n.qext" 2>/dev/null || true
+    getfattr -n system.posix_acl_access "$MNT/$n" 2>/dev/null || true
+    total=$(tenant_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+    [ "$total" -eq 0 ]
+}
+
+@test "the block cache bounds memory: reading 3x cache_size keeps RSS under cache_size + 32 MB" {
+    seed=$BATS_TEST_TMPDIR/seed
+    for i in 1 2 3; do
+        mkdir -p "$seed/blob$i"
+        echo "{\"name\":\"blob$i\"}" >"$seed/blob$i/blob$i.qext"
+        head -c 16000000 /dev/urandom >"$seed/blob$i/data.bin"
+    done
+    tenant_start --seed "$seed" --api-key "$TEST_KEY"
+    mount_start -o cache_size=16M
+    for i in 1 2 3; do cmp "$MNT/blob$i/data.bin" "$seed/blob$i/data.bin"; done
+    hwm=$(awk '/VmHWM/ {print $2}' /proc/$QEXTFS_PID/status)
+    echo "peak RSS ${hwm} kB"
+    [ "$hwm" -lt $(( (16 + 32) * 1024 )) ]
+}

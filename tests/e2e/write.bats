@@ -1,0 +1,338 @@
+#!/usr/bin/env bats
+# Write path on a real mount: editors and tools change files, the tenant's archive ends up
+# holding exactly what the user saved, and no failure loses a byte.
+load ../lib/tenant
+load ../lib/mount
+
+setup() {
+    MNT= STATE= QEXTFS_LOG=
+    SEED=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$SEED/alpha/lib" "$SEED/beta"
+    echo '{"name":"Alpha","type":"visualization","version":"1.0.0"}' >"$SEED/alpha/alpha.qext"
+    printf 'line one\nline two\nline three\n' >"$SEED/alpha/alpha.js"
+    echo 'body { color: red; }' >"$SEED/alpha/alpha.css"
+    echo 'export const x = 1;' >"$SEED/alpha/lib/util.js"
+    echo '{"name":"Beta","type":"visualization","version":"2.0.0"}' >"$SEED/beta/beta.qext"
+    echo 'beta();' >"$SEED/beta/beta.js"
+}
+
+teardown() {
+    mount_stop
+    tenant_stop
+}
+
+start() {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY" "$@"
+    mount_start
+}
+
+# The tenant's archive of NAME unpacked (top folder stripped) into $BATS_TEST_TMPDIR/t/NAME.
+unpacked() {
+    tenant_unpack "$1" "$BATS_TEST_TMPDIR/t/$1"
+    echo "$BATS_TEST_TMPDIR/t/$1"
+}
+
+fsync_file() { # prints the errno name or OK
+    python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    os.fsync(fd); print("OK")
+except OSError as e:
+    print(os.strerror(e.errno))
+os.close(fd)
+PY
+}
+
+@test "echo >> appends and the archive has it after unmount" {
+    start
+    echo 'line four' >>"$MNT/alpha/alpha.js"
+    [ "$(tail -1 "$MNT/alpha/alpha.js")" = "line four" ]
+    mount_stop
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.js")" = "$(printf 'line one\nline two\nline three\nline four')" ]
+    [ "$(cat "$d/lib/util.js")" = 'export const x = 1;' ]
+}
+
+@test "sed -i edits in place" {
+    start
+    sed -i 's/two/TWO/' "$MNT/alpha/alpha.js"
+    grep -q TWO "$MNT/alpha/alpha.js"
+    mount_stop
+    d=$(unpacked alpha)
+    grep -q 'line TWO' "$d/alpha.js"
+    [ "$(ls -A "$d" | sort | tr '\n' ' ')" = "alpha.css alpha.js alpha.qext lib " ]
+}
+
+@test "truncate -s shrinks and grows" {
+    start
+    truncate -s 4 "$MNT/alpha/alpha.js"
+    [ "$(cat "$MNT/alpha/alpha.js")" = "line" ]
+    truncate -s 10 "$MNT/alpha/alpha.css"
+    [ "$(stat -c %s "$MNT/alpha/alpha.css")" = 10 ]
+    mount_stop
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.js")" = "line" ]
+    [ "$(stat -c %s "$d/alpha.css")" = 10 ]
+}
+
+@test "mv over an existing file, cp of a file in, touch" {
+    start
+    echo 'replacement' >"$MNT/alpha/new.js"
+    mv "$MNT/alpha/new.js" "$MNT/alpha/alpha.js"
+    cp "$SEED/beta/beta.js" "$MNT/alpha/copied.js"
+    touch -d '2020-01-02 03:04:05 UTC' "$MNT/alpha/alpha.css"
+    mount_stop
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.js")" = replacement ]
+    [ ! -e "$d/new.js" ]
+    cmp "$d/copied.js" "$SEED/beta/beta.js"
+    [ "$(stat -c %Y "$d/alpha.css")" = "$(date -d '2020-01-02 03:04:05 UTC' +%s)" ]
+}
+
+@test "vim saves with exactly one PATCH and no swap, backup or 4913 in the archive" {
+    start
+    cat "$MNT/alpha/alpha.js" >/dev/null
+    tenant_reset_stats
+    TERM=xterm script -qec "vim -N -u NONE -i NONE -c 'set backup writebackup' -c 'normal Gohello from vim' -c 'wq' '$MNT/alpha/alpha.js'" /dev/null </dev/null >/dev/null
+    grep -q 'hello from vim' "$MNT/alpha/alpha.js"
+    sleep 1.5
+    mount_stop
+    patches=$(tenant_count "PATCH /extensions/{id}")
+    echo "patches=$patches"
+    [ "$patches" -eq 1 ]
+    tenant_archive alpha "$BATS_TEST_TMPDIR/a.zip"
+    unzip -Z1 "$BATS_TEST_TMPDIR/a.zip" >"$BATS_TEST_TMPDIR/names"
+    cat "$BATS_TEST_TMPDIR/names"
+    ! grep -E '\.sw.$|~$|(^|/)4913$' "$BATS_TEST_TMPDIR/names"
+    d=$(unpacked alpha)
+    grep -q 'hello from vim' "$d/alpha.js"
+}
+
+@test "nano saves through a terminal" {
+    command -v tmux >/dev/null || skip "tmux missing"
+    start
+    tmux new-session -d -s nano$$ -x 120 -y 30 "nano '$MNT/beta/beta.js'"
+    sleep 0.5
+    tmux send-keys -t nano$$ "// edited in nano" Enter
+    tmux send-keys -t nano$$ C-o
+    sleep 0.3
+    tmux send-keys -t nano$$ Enter
+    sleep 0.3
+    tmux send-keys -t nano$$ C-x
+    wait_for bash -c "! tmux has-session -t nano$$"
+    grep -q 'edited in nano' "$MNT/beta/beta.js"
+    mount_stop
+    d=$(unpacked beta)
+    grep -q 'edited in nano' "$d/beta.js"
+    grep -q 'beta();' "$d/beta.js"
+}
+
+@test "a second rsync -a of the same tree transfers nothing; cp -a keeps mtimes" {
+    start
+    src=$BATS_TEST_TMPDIR/src
+    mkdir -p "$src/sub"
+    for i in 1 2 3 4 5; do echo "file $i" >"$src/f$i.js"; done
+    echo nested >"$src/sub/n.js"
+    touch -d '2019-05-06 07:08:09 UTC' "$src"/*.js "$src/sub/n.js"
+    rsync -a "$src/" "$MNT/alpha/"
+    sleep 1.5
+    run rsync -a --stats "$src/" "$MNT/alpha/"
+    echo "$output"
+    [[ "$output" == *"Number of regular files transferred: 0"* ]]
+    cp -a "$src/f1.js" "$MNT/beta/kept.js"
+    [ "$(stat -c %Y "$MNT/beta/kept.js")" = "$(stat -c %Y "$src/f1.js")" ]
+    mount_stop
+    # and after a remount the mtimes still match, from the archive itself
+    MNT= STATE= mount_start
+    run rsync -a --stats "$src/" "$MNT/alpha/"
+    [[ "$output" == *"Number of regular files transferred: 0"* ]]
+}
+
+@test "cp -r of a new extension makes exactly one POST" {
+    start
+    new=$BATS_TEST_TMPDIR/gamma
+    mkdir -p "$new/lib"
+    echo '{"name":"Gamma","type":"visualization","version":"0.1.0"}' >"$new/gamma.qext"
+    echo 'gamma();' >"$new/gamma.js"
+    echo 'lib' >"$new/lib/l.js"
+    tenant_reset_stats
+    cp -r "$new" "$MNT/"
+    mount_stop
+    [ "$(tenant_count "POST /extensions")" -eq 1 ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 0 ]
+    d=$(unpacked gamma)
+    diff -r "$new" "$d"
+}
+
+@test "mkdir of an existing extension name is EEXIST" {
+    start
+    run mkdir "$MNT/alpha"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"File exists"* ]]
+}
+
+@test "rm -r of an extension sends one DELETE, no PATCH, then 410; the trash keeps it" {
+    start
+    tenant_reset_stats
+    rm -r "$MNT/beta"
+    [ ! -e "$MNT/beta" ]
+    sleep 1
+    mount_stop
+    [ "$(tenant_count "DELETE /extensions/{id}")" -eq 1 ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 0 ]
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TEST_KEY" "$TENANT_URL/api/v1/extensions/beta")
+    [ "$code" = 410 ] || [ "$code" = 404 ]
+    ls "$STATE/trash/" | grep -q '^beta-.*\.zip$'
+    unzip -l "$STATE"/trash/beta-*.zip | grep -q beta.js
+}
+
+@test "50 files copied into one extension in a row give one PATCH" {
+    start
+    src=$BATS_TEST_TMPDIR/many
+    mkdir -p "$src"
+    for i in $(seq 1 50); do echo "f$i" >"$src/f$i.js"; done
+    ls "$MNT/alpha" >/dev/null
+    tenant_reset_stats
+    cp "$src"/*.js "$MNT/alpha/"
+    mount_stop
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+    d=$(unpacked alpha)
+    [ "$(ls "$d" | grep -c '^f[0-9]*\.js$')" -eq 50 ]
+}
+
+@test "fsync uploads at once and returns the result" {
+    start
+    echo 'synced' >>"$MNT/alpha/alpha.css"
+    tenant_reset_stats
+    [ "$(fsync_file "$MNT/alpha/alpha.css")" = OK ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+    tenant_archive alpha "$BATS_TEST_TMPDIR/a.zip"
+    unzip -p "$BATS_TEST_TMPDIR/a.zip" '*alpha.css' | grep -q synced
+}
+
+@test "a broken .qext is rejected (422): bytes stay, fsync gets EIO, getfattr shows why" {
+    start
+    echo 'this is { not json' >"$MNT/alpha/alpha.qext"
+    [ "$(fsync_file "$MNT/alpha/alpha.qext")" = "Input/output error" ]
+    grep -q 'not json' "$MNT/alpha/alpha.qext"
+    run getfattr --only-values -n user.qextfs.error "$MNT/alpha"
+    echo "$output"
+    [[ "$output" == *422* ]]
+    grep -q "422" "$QEXTFS_LOG"
+    # the user fixes it: the next change retries and clears the error
+    echo '{"name":"Alpha fixed"}' >"$MNT/alpha/alpha.qext"
+    [ "$(fsync_file "$MNT/alpha/alpha.qext")" = OK ]
+    run getfattr --only-values -n user.qextfs.error "$MNT/alpha"
+    [ "$status" -ne 0 ]
+}
+
+@test "uploads land despite --fail-every 3 and --drop-every 4" {
+    start --fail-every 3 --drop-every 4
+    for i in 1 2 3; do
+        echo "round $i" >>"$MNT/alpha/alpha.js"
+        [ "$(fsync_file "$MNT/alpha/alpha.js")" = OK ]
+    done
+    echo 'beta change' >"$MNT/beta/beta.js"
+    mount_stop
+    d=$(unpacked alpha)
+    grep -q 'round 3' "$d/alpha.js"
+    d=$(unpacked beta)
+    [ "$(cat "$d/beta.js")" = 'beta change' ]
+}
+
+@test "with a low --rate-limit every upload lands and every 429 is handled" {
+    start --rate-limit --tier2 6
+    for i in $(seq 1 8); do
+        echo "save $i" >"$MNT/alpha/alpha.js"
+        fsync_file "$MNT/alpha/alpha.js"
+    done
+    mount_stop
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.js")" = "save 8" ]
+}
+
+@test "a conflicting change on the tenant is not overwritten; a disjoint one is merged" {
+    UPLOAD_DELAY=30 start
+    # disjoint: the tenant changes lib/util.js while we change alpha.css
+    echo 'local css' >"$MNT/alpha/alpha.css"
+    cp -r "$SEED/alpha" "$BATS_TEST_TMPDIR/theirs"
+    echo 'their util' >"$BATS_TEST_TMPDIR/theirs/lib/util.js"
+    (cd "$BATS_TEST_TMPDIR/theirs" && zip -qr ../theirs.zip .)
+    tenant_put alpha "$BATS_TEST_TMPDIR/theirs.zip"
+    [ "$(fsync_file "$MNT/alpha/alpha.css")" = OK ]
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.css")" = 'local css' ]
+    [ "$(cat "$d/lib/util.js")" = 'their util' ]
+    # overlapping: both change alpha.js
+    echo 'my alpha' >"$MNT/alpha/alpha.js"
+    rm -rf "$BATS_TEST_TMPDIR/theirs" "$BATS_TEST_TMPDIR/theirs.zip"
+    tenant_unpack alpha "$BATS_TEST_TMPDIR/theirs"
+    echo 'their alpha' >"$BATS_TEST_TMPDIR/theirs/alpha.js"
+    (cd "$BATS_TEST_TMPDIR/theirs" && zip -qr ../theirs.zip .)
+    tenant_put alpha "$BATS_TEST_TMPDIR/theirs.zip"
+    [ "$(fsync_file "$MNT/alpha/alpha.js")" = "Input/output error" ]
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.js")" = 'their alpha' ]
+    [ "$(cat "$MNT/alpha/alpha.js")" = 'my alpha' ]
+    getfattr --only-values -n user.qextfs.error "$MNT/alpha" | grep -q conflict
+    find "$STATE" -path '*conflict-*' -name alpha.js | xargs grep -q 'my alpha'
+}
+
+@test "kill -9 with staged changes: the next mount uploads them" {
+    UPLOAD_DELAY=60 start
+    echo 'survives a crash' >"$MNT/alpha/alpha.js"
+    sync
+    mount_kill
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 0 ]
+    QEXTFS_LOG=$BATS_TEST_TMPDIR/second.log MNT= UPLOAD_DELAY=0.3 mount_start
+    wait_for bash -c "unzip -p <(curl -s '$TENANT_URL/__fake/archive/alpha') '*alpha.js' | grep -q 'survives a crash'"
+}
+
+@test "unmount waits for pending uploads" {
+    UPLOAD_DELAY=60 start
+    echo 'pending at unmount' >"$MNT/beta/beta.js"
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 0 ]
+    mount_stop
+    d=$(unpacked beta)
+    [ "$(cat "$d/beta.js")" = 'pending at unmount' ]
+}
+
+@test "rename between extensions is EXDEV and mv falls back to copy" {
+    start
+    run python3 -c "import os; os.rename('$MNT/alpha/alpha.css', '$MNT/beta/moved.css')"
+    [[ "$output" == *"Invalid cross-device link"* ]]
+    mv "$MNT/alpha/alpha.css" "$MNT/beta/moved.css"
+    [ -f "$MNT/beta/moved.css" ]
+    [ ! -e "$MNT/alpha/alpha.css" ]
+}
+
+@test "mkdir/rmdir of subfolders, chmod, chown to the same ids, unlink while open" {
+    start
+    mkdir "$MNT/alpha/newdir"
+    echo x >"$MNT/alpha/newdir/x.js"
+    mkdir "$MNT/alpha/emptydir"
+    rmdir "$MNT/alpha/emptydir"
+    chmod 600 "$MNT/alpha/alpha.css"
+    [ "$(stat -c %a "$MNT/alpha/alpha.css")" = 600 ]
+    chown "$(id -u):$(id -g)" "$MNT/alpha/alpha.js"
+    run chown 12345 "$MNT/alpha/alpha.js"
+    [ "$status" -ne 0 ]
+    exec 7<"$MNT/alpha/lib/util.js"
+    rm "$MNT/alpha/lib/util.js"
+    [ "$(cat <&7)" = 'export const x = 1;' ]
+    exec 7<&-
+    df "$MNT" >/dev/null
+    mount_stop
+    d=$(unpacked alpha)
+    [ -f "$d/newdir/x.js" ]
+    [ ! -e "$d/emptydir" ]
+    [ ! -e "$d/lib/util.js" ]
+    [ "$(stat -c %a "$d/alpha.css")" = 600 ]
+}
+
+@test "O_EXCL create of an existing file fails with EEXIST" {
+    start
+    run python3 -c "import os; os.open('$MNT/alpha/alpha.js', os.O_CREAT|os.O_EXCL|os.O_WRONLY)"
+    [[ "$output" == *"File exists"* ]]
+}
