@@ -154,9 +154,11 @@ bool path_is_temporary(const char *relpath, char *const *extra_globs)
     return false;
 }
 
+/* Empty components ("", "a:", "a::b") are skipped: an empty glob would match the empty last
+ * component of "dir/" and make every directory a temporary. */
 char **path_globs_parse(const char *spec)
 {
-    size_t n = 1;
+    size_t n = 1, i = 0;
     char **globs;
     const char *p = spec;
 
@@ -165,11 +167,10 @@ char **path_globs_parse(const char *spec)
     globs = calloc(n + 1, sizeof(*globs));
     if (!globs)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
+    while (*p) {
         size_t len = strcspn(p, ":");
 
-        globs[i] = strndup(p, len);
-        if (!globs[i]) {
+        if (len > 0 && !(globs[i++] = strndup(p, len))) {
             path_globs_free(globs);
             return NULL;
         }
