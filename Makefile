@@ -15,7 +15,7 @@ VERSION := 0.1.0
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -MMD -MP -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
            -DFUSE_USE_VERSION=31 -DQEXTFS_VERSION='"$(VERSION)"' -pthread -Isrc $(PKG_CFLAGS)
-LDLIBS  += $(PKG_LIBS) -pthread
+LDLIBS  += $(PKG_LIBS) -pthread -lm
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=$(SANITIZE)

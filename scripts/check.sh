@@ -5,7 +5,8 @@
 #   valgrind    the unit programs under valgrind --leak-check=full --error-exitcode=99
 #   fake-tenant bats suites under tests/fake-tenant/ against build/fake-tenant
 #   e2e         bats suites under tests/e2e/ mounting build/qextfs for real
-#   e2e-asan    selected e2e suites against the ASan build (QEXTFS_BIN=build/asan/qextfs)
+#   e2e-asan    the e2e suites again against the ASan+UBSan build (build/asan/qextfs), with
+#               30 s of parallel readers; any sanitizer report in the daemon's log fails
 # Select suites with CHECK_SUITES="unit e2e"; pass bats filters with BATS_FILTER=regex.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,7 +66,9 @@ for s in $SUITES; do
             --errors-for-leak-kinds=definite,indirect --error-exitcode=99 ;;
     fake-tenant) run_bats fake-tenant tests/fake-tenant ;;
     e2e) run_bats e2e tests/e2e ;;
-    e2e-asan) run_bats e2e-asan tests/e2e-asan QEXTFS_BIN="$ROOT/build/asan/qextfs" ;;
+    e2e-asan)
+        run_bats e2e-asan tests/e2e QEXTFS_BIN="$ROOT/build/asan/qextfs" READERS_SECONDS=30 \
+            ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ;;
     *) echo "check: unknown suite $s" >&2; failed=$((failed + 1)) ;;
     esac
     echo "check: $s: $((passed - before_p)) passed, $((failed - before_f)) failed"

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "path.h"
 #include "staging.h"
+#include "status.h"
 #include "tenant.h"
 #include "writeback.h"
 
@@ -634,8 +635,16 @@ int node_getxattr(struct qfs *q, const char *path, const char *name, char *buf, 
     int rc;
 
     /* ls and cp ask for ACLs and security labels on every file: answer without a request. */
-    if (xattr_is_system(name) || path_split(path, ext, sizeof(ext), &rel) != 1)
+    if (xattr_is_system(name))
         return -ENODATA;
+    switch (path_split(path, ext, sizeof(ext), &rel)) {
+    case 0:
+        return status_getxattr(q, name, buf, size);
+    case 1:
+        break;
+    default:
+        return -ENODATA;
+    }
     rc = resolve(q, path, &l);
     if (rc)
         return rc;
@@ -651,8 +660,14 @@ int node_listxattr(struct qfs *q, const char *path, char *buf, size_t size)
     struct loc l;
     int rc;
 
-    if (path_split(path, ext, sizeof(ext), &rel) != 1)
+    switch (path_split(path, ext, sizeof(ext), &rel)) {
+    case 0:
+        return status_listxattr(q, buf, size);
+    case 1:
+        break;
+    default:
         return 0;
+    }
     rc = resolve(q, path, &l);
     if (rc)
         return rc;

@@ -59,6 +59,12 @@ mount_stop() {
     wait "$QEXTFS_PID" 2>/dev/null
     MOUNT_STATUS=$?
     QEXTFS_PID=
+    # Under the sanitizer build every test also fails on any report in the daemon's log.
+    if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$QEXTFS_LOG" 2>/dev/null; then
+        echo "sanitizer report in $QEXTFS_LOG:" >&2
+        grep -A20 -E "AddressSanitizer|LeakSanitizer|runtime error:" "$QEXTFS_LOG" | head -60 >&2
+        return 1
+    fi
     return 0
 }
 
