@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 static struct qfs *ctx(void)
 {
@@ -41,15 +43,33 @@ static int dir_fill(void *arg, const char *name, const struct stat *st)
     return d->filler(d->buf, name, st, 0, st ? FUSE_FILL_DIR_PLUS : 0);
 }
 
+/* With nullpath_ok, readdir gets no path: the directory handle keeps it. */
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+    char *copy = strdup(path);
+
+    if (!copy)
+        return -ENOMEM;
+    fi->fh = (uintptr_t)copy;
+    return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    free((char *)(uintptr_t)fi->fh);
+    return 0;
+}
+
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
                       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
     struct dir_fill d = {.buf = buf, .filler = filler};
 
+    (void)path;
     (void)off;
-    (void)fi;
     (void)flags;
-    return node_readdir(ctx(), path, dir_fill, &d);
+    return node_readdir(ctx(), (const char *)(uintptr_t)fi->fh, dir_fill, &d);
 }
 
 static int op_open(const char *path, struct fuse_file_info *fi)
@@ -223,7 +243,9 @@ static void op_destroy(void *private_data)
 
 const struct fuse_operations fs_ops = {
     .getattr = op_getattr,
+    .opendir = op_opendir,
     .readdir = op_readdir,
+    .releasedir = op_releasedir,
     .open = op_open,
     .create = op_create,
     .read = op_read,

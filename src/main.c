@@ -391,7 +391,8 @@ int main(int argc, char *argv[])
         rc = 1;
         goto out_curl;
     }
-    fuse_opt_add_arg(&args, "-odefault_permissions,fsname=qextfs,subtype=qextfs");
+    /* max_threads: libfuse 3.14 warns about an unset value otherwise. */
+    fuse_opt_add_arg(&args, "-odefault_permissions,fsname=qextfs,subtype=qextfs,max_threads=32");
     rc = fuse_main(args.argc, args.argv, &fs_ops, &q);
 out_curl:
     free_context(&q);

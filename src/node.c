@@ -217,7 +217,9 @@ int node_readdir(struct qfs *q, const char *path, node_fill_fn fill, void *arg)
     fill(arg, ".", NULL);
     fill(arg, "..", NULL);
     if (l.depth == 0) {
-        tenant_foreach(q->tenant, fill_ext, &r);
+        rc = tenant_refresh(q->tenant, false);
+        if (rc == 0)
+            tenant_foreach(q->tenant, fill_ext, &r);
     } else if (l.staged) {
         rc = local_path(q, &l, local, sizeof(local));
         if (rc == 0)
@@ -449,7 +451,7 @@ static int change_op(struct qfs *q, const char *path, int (*op)(const char *loca
 
     if (rc)
         return rc;
-    rc = op(local, arg);
+    rc = op(local, arg); /* > 0: succeeded without changing anything */
     if (rc == 0)
         stage_changed(q, l.e, l.rel);
     loc_done(q, &l);
@@ -471,11 +473,6 @@ static int do_rmdir(const char *local, void *arg)
 {
     (void)arg;
     return rmdir(local) == 0 ? 0 : -errno;
-}
-
-static int do_chmod(const char *local, void *arg)
-{
-    return fchmodat(AT_FDCWD, local, *(mode_t *)arg, 0) == 0 ? 0 : -errno;
 }
 
 static int do_utimens(const char *local, void *arg)
@@ -567,13 +564,33 @@ int node_rename(struct qfs *q, const char *from, const char *to, unsigned flags)
     return rc;
 }
 
+/* Editors restore a file's mode after saving; a chmod that changes nothing is no change
+ * (vim's save would otherwise upload twice). */
+static int do_chmod_if_changed(const char *local, void *arg)
+{
+    mode_t mode = *(mode_t *)arg;
+    struct stat st;
+
+    if (lstat(local, &st) != 0)
+        return -errno;
+    if ((st.st_mode & 07777) == mode)
+        return 1;
+    return fchmodat(AT_FDCWD, local, mode, 0) == 0 ? 0 : -errno;
+}
+
 int node_chmod(struct qfs *q, const char *path, mode_t mode, struct node_fh *fh)
 {
     char name[PATH_NAME_MAX + 1];
     const char *rel;
+    struct stat st;
+    int rc;
 
     mode &= 07777;
     if (fh && fh->fd >= 0) {
+        if (fstat(fh->fd, &st) != 0)
+            return -errno;
+        if ((st.st_mode & 07777) == mode)
+            return 0;
         if (fchmod(fh->fd, mode) != 0)
             return -errno;
         stage_changed(q, fh->e, fh->rel);
@@ -582,7 +599,8 @@ int node_chmod(struct qfs *q, const char *path, mode_t mode, struct node_fh *fh)
     /* Extension directories have no mode of their own; cp -a and rsync -a set one anyway. */
     if (path_split(path, name, sizeof(name), &rel) < 2)
         return 0;
-    return change_op(q, path, do_chmod, &mode);
+    rc = change_op(q, path, do_chmod_if_changed, &mode);
+    return rc > 0 ? 0 : rc;
 }
 
 int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid)

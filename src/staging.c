@@ -200,6 +200,8 @@ static int materialize(struct qfs *q, struct ext *e, struct view *v)
         rc = stage_copy_file(archive, base);
     if (rc == 0)
         rc = zipx_extract_all(base, v->idx, tmp);
+    if (rc == 0 && chmod(tmp, 0755) != 0)
+        rc = -errno;
     if (rc == 0 && rename(tmp, tree) != 0)
         rc = -errno;
     if (rc) {

@@ -888,6 +888,8 @@ static int fill_from_archive(struct fill_ctx *c, const char *key, uint64_t block
     rc = zipx_extract(c->v->archive_path, c->ent, block_sink_write, &s);
     if (rc == 0 && (s.fill > 0 || s.block == 0))
         block_emit(&s); /* the short last block (or an empty file's only block) */
+    if (rc)
+        bcache_drop_prefix(c->t->q->bc, key); /* the CRC check fails only at the end */
     free(s.blk);
     return rc;
 }

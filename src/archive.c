@@ -1,0 +1,1411 @@
+/* archive (zipx_): owns everything about extension zip archives (see archive.h). The index of
+ * an archive's central directory with hostile entries hidden, streaming one entry out with
+ * bounds checks, extracting a whole archive to disk, and rebuilding an archive from a local
+ * tree plus a base archive. Built on libzip 1.7; no network, no FUSE, no process-wide state.
+ *
+ * Times: an entry's mtime comes from its extended timestamp extra field (0x5455, exact
+ * seconds) when the central directory holds one. Otherwise the DOS date and time fields are
+ * read as UTC, so the result does not depend on the time zone of the machine that mounts;
+ * zipx_build writes the DOS fields in UTC too (and always adds 0x5455), so round trips agree.
+ *
+ * CRC-32 is computed here rather than with zlib's crc32(): the build links libzip but not
+ * zlib, and an indirect dependency cannot be linked against. */
+#include "archive.h"
+
+#include "log.h"
+#include "path.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zip.h>
+
+#define EXTRA_UT 0x5455 /* Info-ZIP extended timestamp */
+#define UT_MTIME 0x01   /* its flag: the modification time follows */
+#define UT_LEN 5        /* flags byte + little-endian int32 mtime */
+#define IO_CHUNK (64 * 1024)
+#define DEFAULT_FILE_MODE 0644
+#define DEFAULT_DIR_MODE 0755
+/* Entries plus synthesized directories. Bounds the memory a hostile archive of many deep,
+ * distinct names can make the index take. */
+#define MAX_INDEX_ENTRIES (2 * ZIPX_MAX_ENTRIES)
+#define LOG_NAME_MAX 400
+
+struct zipx_index {
+    char *prefix; /* "X/" or "" */
+    bool prefix_explicit;
+    struct zipx_entry *v; /* sorted by name; every name is malloc'd and owned here */
+    size_t n;
+    uint64_t total;
+};
+
+/* A growing array of entries while an index is being built. */
+struct entry_list {
+    struct zipx_entry *v;
+    size_t n, cap;
+};
+
+/* --- small helpers ------------------------------------------------------------------ */
+
+static int set_err(char *err, size_t errsz, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int set_err(char *err, size_t errsz, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err && errsz) {
+        va_start(ap, fmt);
+        vsnprintf(err, errsz, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* Names come from untrusted archives: control bytes and backslashes are escaped so a log
+ * line stays one unambiguous line and cannot drive a terminal; long names are cut. */
+static const char *log_name(const char *name, char *out, size_t outsz)
+{
+    size_t o = 0;
+
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (o + 8 >= outsz) {
+            snprintf(out + o, outsz - o, "...");
+            return out;
+        }
+        if (*p < 0x20 || *p == 0x7f || *p == '\\')
+            o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", *p);
+        else
+            out[o++] = (char)*p;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void log_hidden(const char *name, const char *why)
+{
+    char esc[LOG_NAME_MAX];
+
+    log_warn("archive: hiding entry '%s': %s", log_name(name, esc, sizeof(esc)), why);
+}
+
+/* "a/b" (or just b when a is empty), malloc'd. */
+static char *join(const char *a, const char *b)
+{
+    char *s;
+
+    if (asprintf(&s, "%s%s%s", a, *a ? "/" : "", b) < 0)
+        return NULL;
+    return s;
+}
+
+/* Errno for a libzip error: the system error when there is one, else EINVAL (not a zip,
+ * inconsistent, unsupported). */
+static int zip_errno(const zip_error_t *ze)
+{
+    int sys = zip_error_code_system(ze);
+
+    switch (zip_error_code_zip(ze)) {
+    case ZIP_ER_NOENT:
+        return -ENOENT;
+    case ZIP_ER_MEMORY:
+        return -ENOMEM;
+    case ZIP_ER_OPEN:
+    case ZIP_ER_READ:
+    case ZIP_ER_WRITE:
+    case ZIP_ER_CLOSE:
+    case ZIP_ER_TMPOPEN:
+    case ZIP_ER_RENAME:
+        return zip_error_system_type(ze) == ZIP_ET_SYS && sys > 0 ? -sys : -EIO;
+    default:
+        return -EINVAL;
+    }
+}
+
+/* Opens the archive at path (flags: ZIP_RDONLY or ZIP_TRUNCATE). */
+static int open_archive(const char *path, int flags, zip_t **out, char *err, size_t errsz)
+{
+    zip_error_t ze;
+    zip_source_t *src;
+    int rc = 0;
+
+    zip_error_init(&ze);
+    *out = NULL;
+    src = zip_source_file_create(path, 0, -1, &ze);
+    if (src) {
+        *out = zip_open_from_source(src, flags, &ze);
+        if (!*out)
+            zip_source_free(src);
+    }
+    if (!*out)
+        rc = set_err(err, errsz, zip_errno(&ze), "%s: %s", path, zip_error_strerror(&ze));
+    zip_error_fini(&ze);
+    return rc;
+}
+
+/* --- CRC-32 (IEEE 802.3, as zip uses) ------------------------------------------------- */
+
+struct crc_table {
+    uint32_t t[256];
+};
+
+static void crc_table_init(struct crc_table *ct)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        ct->t[i] = c;
+    }
+}
+
+static uint32_t crc_update(const struct crc_table *ct, uint32_t crc, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+
+    crc = ~crc;
+    while (n--)
+        crc = ct->t[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+static int crc_fd(int fd, uint32_t *crc, uint64_t *size)
+{
+    struct crc_table ct;
+    char *buf = malloc(IO_CHUNK);
+    ssize_t n;
+    int rc;
+
+    if (!buf)
+        return -ENOMEM;
+    crc_table_init(&ct);
+    *crc = 0;
+    *size = 0;
+    while ((n = read(fd, buf, IO_CHUNK)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        *crc = crc_update(&ct, *crc, buf, (size_t)n);
+        *size += (uint64_t)n;
+    }
+    rc = n < 0 ? -errno : 0;
+    free(buf);
+    return rc;
+}
+
+static int file_crc(const char *path, int oflags, uint32_t *crc, uint64_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | oflags);
+    int rc;
+
+    if (fd < 0)
+        return -errno;
+    rc = crc_fd(fd, crc, size);
+    close(fd);
+    return rc;
+}
+
+int zipx_file_crc(const char *path, uint32_t *crc, uint64_t *size)
+{
+    return file_crc(path, 0, crc, size);
+}
+
+/* --- reading one central-directory entry ---------------------------------------------- */
+
+/* The st_mode stored in Unix external attributes, 0 when the entry has none. */
+static mode_t unix_mode(zip_t *za, zip_uint64_t i)
+{
+    zip_uint8_t opsys;
+    zip_uint32_t attr;
+
+    if (zip_file_get_external_attributes(za, i, 0, &opsys, &attr) != 0 || opsys != ZIP_OPSYS_UNIX)
+        return 0;
+    return (mode_t)(attr >> 16);
+}
+
+/* Only the central directory is read (ZIP_FL_CENTRAL): an index built from an archive's tail
+ * has no local headers, and must equal the index of the whole archive. */
+static time_t entry_mtime(zip_t *za, zip_uint64_t i, const zip_stat_t *st)
+{
+    zip_uint16_t len = 0;
+    const zip_uint8_t *ut =
+        zip_file_extra_field_get_by_id(za, i, EXTRA_UT, 0, &len, ZIP_FL_CENTRAL);
+    struct tm tm;
+
+    if (ut && len >= UT_LEN && (ut[0] & UT_MTIME))
+        return (int32_t)((uint32_t)ut[1] | (uint32_t)ut[2] << 8 | (uint32_t)ut[3] << 16 |
+                         (uint32_t)ut[4] << 24);
+    if (!(st->valid & ZIP_STAT_MTIME))
+        return 0;
+    /* libzip turned the DOS fields into a time with mktime(); undo that to get the fields
+     * back, and read them as UTC. */
+    if (!localtime_r(&st->mtime, &tm))
+        return 0;
+    return timegm(&tm);
+}
+
+/* Only for the log line: path_entry_is_safe has already said no. */
+static const char *unsafe_reason(const char *name, size_t len)
+{
+    const char *c = name, *end = name + len;
+
+    if (len == 0)
+        return "empty name";
+    if (name[0] == '/')
+        return "absolute path";
+    if (memchr(name, '\\', len))
+        return "backslash in name";
+    if (end[-1] == '/')
+        end--; /* a directory's trailing slash */
+    while (c < end) {
+        const char *slash = memchr(c, '/', (size_t)(end - c));
+        size_t clen = slash ? (size_t)(slash - c) : (size_t)(end - c);
+
+        if (clen == 0)
+            return "empty component";
+        if (clen == 1 && c[0] == '.')
+            return "'.' component";
+        if (clen == 2 && c[0] == '.' && c[1] == '.')
+            return "'..' component";
+        if (clen > PATH_NAME_MAX)
+            return "component over 255 bytes";
+        c += clen + 1;
+    }
+    return "unsafe name";
+}
+
+/* Why entry st is left out of the index, or NULL when it is shown. */
+static const char *hidden(const zip_stat_t *st, mode_t umode, char *buf, size_t bufsz)
+{
+    const zip_uint64_t need = ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_CRC |
+                              ZIP_STAT_COMP_METHOD | ZIP_STAT_ENCRYPTION_METHOD;
+    size_t len = strlen(st->name);
+    bool dir = len > 0 && st->name[len - 1] == '/';
+
+    if (!path_entry_is_safe(st->name, len))
+        return unsafe_reason(st->name, len);
+    if (len >= PATH_MAX)
+        return "name longer than PATH_MAX";
+    if ((st->valid & ZIP_STAT_ENCRYPTION_METHOD) && st->encryption_method != ZIP_EM_NONE)
+        return "encrypted";
+    if ((st->valid & need) != need)
+        return "incomplete header";
+    if (S_ISLNK(umode))
+        return "symbolic link";
+    if ((umode & S_IFMT) && !S_ISREG(umode) && !S_ISDIR(umode))
+        return "not a regular file or directory";
+    if (!dir && !zip_compression_method_supported(st->comp_method, 0)) {
+        snprintf(buf, bufsz, "unsupported compression method %u", (unsigned)st->comp_method);
+        return buf;
+    }
+    if (!dir && st->size > ZIPX_MAX_ENTRY_SIZE) {
+        snprintf(buf, bufsz, "declared size %llu over the limit", (unsigned long long)st->size);
+        return buf;
+    }
+    return NULL;
+}
+
+static int list_push(struct entry_list *l, const struct zipx_entry *e)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct zipx_entry *v = realloc(l->v, cap * sizeof(*v));
+
+        if (!v)
+            return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *e;
+    return 0;
+}
+
+static void list_free(struct entry_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free((char *)l->v[i].name);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Appends entry i of za to l, or logs why it is hidden. */
+static int read_entry(zip_t *za, zip_uint64_t i, struct entry_list *l)
+{
+    struct zipx_entry e = {.zindex = (int64_t)i};
+    char buf[80];
+    const char *why;
+    zip_stat_t st;
+    size_t len;
+    char *name;
+    mode_t umode;
+
+    zip_stat_init(&st);
+    if (zip_stat_index(za, i, 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME)) {
+        log_warn("archive: hiding entry #%llu: %s", (unsigned long long)i, zip_strerror(za));
+        return 0;
+    }
+    umode = unix_mode(za, i);
+    why = hidden(&st, umode, buf, sizeof(buf));
+    if (why) {
+        log_hidden(st.name, why);
+        return 0;
+    }
+    len = strlen(st.name);
+    e.is_dir = st.name[len - 1] == '/';
+    name = strndup(st.name, e.is_dir ? len - 1 : len);
+    if (!name)
+        return -ENOMEM;
+    e.name = name;
+    e.size = e.is_dir ? 0 : st.size;
+    e.comp_size = st.comp_size;
+    e.crc = st.crc;
+    e.mtime = entry_mtime(za, i, &st);
+    e.mode = umode & 0777;
+    if (!e.mode)
+        e.mode = e.is_dir ? DEFAULT_DIR_MODE : DEFAULT_FILE_MODE;
+    if (list_push(l, &e) != 0) {
+        free(name);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* --- shaping the index ---------------------------------------------------------------- */
+
+/* The single top-level folder: every entry is below "X/" or is the directory "X" itself,
+ * and at least one is below. Returns its length (0 when there is none). */
+static size_t top_folder(const struct entry_list *l, bool *explicit)
+{
+    size_t flen = l->n ? strcspn(l->v[0].name, "/") : 0;
+    bool below = false, own = false;
+
+    for (size_t i = 0; i < l->n; i++) {
+        const char *name = l->v[i].name;
+
+        if (strncmp(name, l->v[0].name, flen) != 0 || (name[flen] && name[flen] != '/'))
+            return 0;
+        if (name[flen] == '/')
+            below = true;
+        else if (!l->v[i].is_dir)
+            return 0; /* a file at the root */
+        else
+            own = true;
+    }
+    *explicit = below && own;
+    return below ? flen : 0;
+}
+
+/* Strips the top-level folder (if any) from every name and drops its own entry. */
+static int strip_prefix(struct entry_list *l, char **prefix, bool *explicit)
+{
+    bool own = false;
+    size_t flen = top_folder(l, &own);
+    size_t k = 0;
+
+    *explicit = own;
+    *prefix = malloc(flen + 2);
+    if (!*prefix)
+        return -ENOMEM;
+    if (!flen) {
+        **prefix = '\0';
+        return 0;
+    }
+    memcpy(*prefix, l->v[0].name, flen);
+    strcpy(*prefix + flen, "/");
+    for (size_t i = 0; i < l->n; i++) {
+        char *name = (char *)l->v[i].name;
+
+        if (!name[flen]) {
+            free(name); /* the folder's own entry */
+            continue;
+        }
+        memmove(name, name + flen + 1, strlen(name + flen + 1) + 1);
+        l->v[k++] = l->v[i];
+    }
+    l->n = k;
+    return 0;
+}
+
+/* Equal names in the order they win: explicit directory, implicit directory, file; then the
+ * first in the archive. */
+static int entry_rank(const struct zipx_entry *e)
+{
+    return e->implicit ? 1 : e->is_dir ? 0 : 2;
+}
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const struct zipx_entry *a = pa, *b = pb;
+    int c = strcmp(a->name, b->name);
+
+    if (c)
+        return c;
+    if (entry_rank(a) != entry_rank(b))
+        return entry_rank(a) - entry_rank(b);
+    return a->zindex < b->zindex ? -1 : a->zindex > b->zindex;
+}
+
+static size_t common_prefix(const char *a, const char *b)
+{
+    size_t n = 0;
+
+    while (a[n] && a[n] == b[n])
+        n++;
+    return n;
+}
+
+/* Adds an implicit directory for every ancestor of every entry (duplicates of existing
+ * directories are dropped later). l must be sorted: names sharing an ancestor "a/b/" are then
+ * contiguous, so an ancestor is new only where a name parts from the previous one, and the
+ * work stays proportional to the names' length. */
+static int add_implicit_dirs(struct entry_list *l)
+{
+    size_t real = l->n;
+    const char *prev = "";
+
+    for (size_t i = 0; i < real; i++) {
+        const char *name = l->v[i].name;
+        const char *s = strchr(name + common_prefix(prev, name), '/');
+
+        for (; s; s = strchr(s + 1, '/')) {
+            struct zipx_entry d = {
+                .is_dir = true,
+                .implicit = true,
+                .zindex = -1,
+                .mode = DEFAULT_DIR_MODE,
+                .mtime = l->v[i].mtime,
+            };
+
+            if (l->n >= MAX_INDEX_ENTRIES)
+                return -EFBIG;
+            d.name = strndup(name, (size_t)(s - name));
+            if (!d.name || list_push(l, &d) != 0) {
+                free((char *)d.name);
+                return -ENOMEM;
+            }
+        }
+        prev = name;
+    }
+    return 0;
+}
+
+/* l sorted by entry_cmp: keeps the first of equal names, logging real entries it drops. */
+static void drop_duplicates(struct entry_list *l)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < l->n; i++) {
+        struct zipx_entry *e = &l->v[i];
+        const struct zipx_entry *kept = k ? &l->v[k - 1] : NULL;
+
+        if (kept && strcmp(kept->name, e->name) == 0) {
+            if (e->zindex >= 0)
+                log_hidden(e->name, kept->is_dir && !e->is_dir ? "a directory has the same name"
+                                                               : "duplicate name");
+            free((char *)e->name);
+            continue;
+        }
+        l->v[k++] = *e;
+    }
+    l->n = k;
+}
+
+/* Every shown entry of za into l: the top-level folder stripped, directories completed,
+ * sorted, duplicates dropped. */
+static int read_entries(zip_t *za, struct entry_list *l, struct zipx_index *idx, char *err,
+                        size_t errsz)
+{
+    zip_int64_t n = zip_get_num_entries(za, 0);
+    int rc = 0;
+
+    if (n < 0)
+        return set_err(err, errsz, -EINVAL, "%s", zip_strerror(za));
+    if (n > ZIPX_MAX_ENTRIES)
+        return set_err(err, errsz, -EFBIG, "the archive holds %lld entries, more than %d",
+                       (long long)n, ZIPX_MAX_ENTRIES);
+    for (zip_int64_t i = 0; rc == 0 && i < n; i++)
+        rc = read_entry(za, (zip_uint64_t)i, l);
+    if (rc == 0)
+        rc = strip_prefix(l, &idx->prefix, &idx->prefix_explicit);
+    if (rc)
+        return rc;
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), entry_cmp);
+    rc = add_implicit_dirs(l);
+    if (rc == -EFBIG)
+        return set_err(err, errsz, rc,
+                       "the archive's names need more than %d entries with "
+                       "their directories",
+                       MAX_INDEX_ENTRIES);
+    if (rc)
+        return rc;
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), entry_cmp);
+    drop_duplicates(l);
+    return 0;
+}
+
+static int index_build(zip_t *za, struct zipx_index **out, char *err, size_t errsz)
+{
+    struct entry_list l = {0};
+    struct zipx_index *idx = calloc(1, sizeof(*idx));
+    int rc = idx ? read_entries(za, &l, idx, err, errsz) : -ENOMEM;
+
+    if (rc) {
+        if (rc == -ENOMEM)
+            set_err(err, errsz, rc, "out of memory reading the central directory");
+        list_free(&l);
+        zipx_index_free(idx);
+        return rc;
+    }
+    for (size_t i = 0; i < l.n; i++)
+        idx->total += l.v[i].is_dir ? 0 : l.v[i].size;
+    idx->v = l.v;
+    idx->n = l.n;
+    *out = idx;
+    return 0;
+}
+
+/* --- opening an index --------------------------------------------------------------- */
+
+int zipx_index_open(const char *path, struct zipx_index **out, char *err, size_t errsz)
+{
+    zip_t *za;
+    int rc;
+
+    *out = NULL;
+    rc = open_archive(path, ZIP_RDONLY, &za, err, errsz);
+    if (rc)
+        return rc;
+    rc = index_build(za, out, err, errsz);
+    zip_discard(za);
+    return rc;
+}
+
+/* A read-only libzip source over an archive of which only the tail is at hand. Bytes before
+ * the tail read as zeros and are noted: libzip reads the last 64 KiB and a few bytes to find
+ * the end of central directory record, which may reach before a shorter tail; zeros can never
+ * pass for a zip signature, so a central directory that starts before the tail fails to parse
+ * instead of being misread. */
+struct tail_src {
+    const unsigned char *tail;
+    uint64_t start; /* offset of tail[0] in the archive */
+    uint64_t total;
+    uint64_t pos;
+    bool read_head; /* a read touched bytes before the tail */
+    zip_error_t error;
+};
+
+static zip_int64_t tail_read(struct tail_src *t, unsigned char *buf, zip_uint64_t len)
+{
+    zip_uint64_t n = t->pos < t->total ? t->total - t->pos : 0;
+    zip_uint64_t head = 0;
+
+    if (n > len)
+        n = len;
+    if (n > ZIP_INT64_MAX)
+        n = ZIP_INT64_MAX;
+    if (n && t->pos < t->start) {
+        head = t->start - t->pos < n ? t->start - t->pos : n;
+        memset(buf, 0, head);
+        t->read_head = true;
+    }
+    if (n > head)
+        memcpy(buf + head, t->tail + (t->pos + head - t->start), n - head);
+    t->pos += n;
+    return (zip_int64_t)n;
+}
+
+static zip_int64_t tail_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
+{
+    struct tail_src *t = ud;
+    zip_stat_t *st;
+    zip_int64_t off;
+
+    switch (cmd) {
+    case ZIP_SOURCE_OPEN:
+        t->pos = 0;
+        return 0;
+    case ZIP_SOURCE_READ:
+        return tail_read(t, data, len);
+    case ZIP_SOURCE_CLOSE:
+    case ZIP_SOURCE_FREE:
+        return 0;
+    case ZIP_SOURCE_STAT:
+        st = ZIP_SOURCE_GET_ARGS(zip_stat_t, data, len, &t->error);
+        if (!st)
+            return -1;
+        zip_stat_init(st);
+        st->valid = ZIP_STAT_SIZE;
+        st->size = t->total;
+        return sizeof(*st);
+    case ZIP_SOURCE_ERROR:
+        return zip_error_to_data(&t->error, data, len);
+    case ZIP_SOURCE_SEEK:
+        off = zip_source_seek_compute_offset(t->pos, t->total, data, len, &t->error);
+        if (off < 0)
+            return -1;
+        t->pos = (uint64_t)off;
+        return 0;
+    case ZIP_SOURCE_TELL:
+        return (zip_int64_t)t->pos;
+    case ZIP_SOURCE_SUPPORTS:
+        return zip_source_make_command_bitmap(
+            ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT, ZIP_SOURCE_ERROR,
+            ZIP_SOURCE_FREE, ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL, ZIP_SOURCE_SUPPORTS, -1);
+    default:
+        zip_error_set(&t->error, ZIP_ER_OPNOTSUPP, 0);
+        return -1;
+    }
+}
+
+static int tail_open(struct tail_src *t, zip_t **za, char *err, size_t errsz)
+{
+    zip_source_t *src;
+    zip_error_t ze;
+    int rc = 0;
+
+    zip_error_init(&ze);
+    src = zip_source_function_create(tail_cb, t, &ze);
+    *za = src ? zip_open_from_source(src, ZIP_RDONLY, &ze) : NULL;
+    if (!*za) {
+        zip_source_free(src);
+        /* It may only look broken because of the zeros: the whole archive will tell. */
+        if (t->read_head)
+            rc = set_err(err, errsz, -ERANGE, "the tail does not hold the central directory");
+        else
+            rc = set_err(err, errsz, zip_errno(&ze), "%s", zip_error_strerror(&ze));
+    }
+    zip_error_fini(&ze);
+    return rc;
+}
+
+int zipx_index_from_tail(const void *tail, size_t tail_len, uint64_t total_len,
+                         struct zipx_index **out, char *err, size_t errsz)
+{
+    struct tail_src t = {.tail = tail, .start = total_len - tail_len, .total = total_len};
+    zip_t *za;
+    int rc;
+
+    *out = NULL;
+    if (tail_len > total_len)
+        return set_err(err, errsz, -EINVAL, "tail of %zu bytes is longer than the archive",
+                       tail_len);
+    zip_error_init(&t.error);
+    rc = tail_open(&t, &za, err, errsz);
+    if (rc == 0) {
+        t.read_head = false;
+        rc = index_build(za, out, err, errsz);
+        zip_discard(za);
+    }
+    if (rc == 0 && t.read_head) {
+        /* Defensive: indexing wanted more than the central directory. */
+        zipx_index_free(*out);
+        *out = NULL;
+        rc = set_err(err, errsz, -ERANGE, "indexing needs bytes before the tail");
+    }
+    zip_error_fini(&t.error);
+    return rc;
+}
+
+void zipx_index_free(struct zipx_index *idx)
+{
+    if (!idx)
+        return;
+    for (size_t i = 0; i < idx->n; i++)
+        free((char *)idx->v[i].name);
+    free(idx->v);
+    free(idx->prefix);
+    free(idx);
+}
+
+/* --- queries ---------------------------------------------------------------------------- */
+
+const char *zipx_prefix(const struct zipx_index *idx)
+{
+    return idx->prefix;
+}
+
+bool zipx_prefix_explicit(const struct zipx_index *idx)
+{
+    return idx->prefix_explicit;
+}
+
+size_t zipx_count(const struct zipx_index *idx)
+{
+    return idx->n;
+}
+
+const struct zipx_entry *zipx_entry_at(const struct zipx_index *idx, size_t i)
+{
+    return i < idx->n ? &idx->v[i] : NULL;
+}
+
+const struct zipx_entry *zipx_lookup(const struct zipx_index *idx, const char *name)
+{
+    size_t lo = 0, hi = idx->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(idx->v[mid].name, name);
+
+        if (c == 0)
+            return &idx->v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Compares name with the string dir + "/" over that string's length: 0 when name lies
+ * below dir. */
+static int cmp_below(const char *name, const char *dir, size_t dlen)
+{
+    int c = strncmp(name, dir, dlen);
+
+    if (c)
+        return c;
+    return (unsigned char)name[dlen] - (unsigned char)'/';
+}
+
+int zipx_foreach_child(const struct zipx_index *idx, const char *dir,
+                       int (*fn)(void *arg, const struct zipx_entry *e), void *arg)
+{
+    size_t dlen = strlen(dir);
+    size_t lo = 0, hi = idx->n;
+    size_t skip = dlen ? dlen + 1 : 0;
+
+    while (dlen && lo < hi) { /* the first name at or below "dir/" */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (cmp_below(idx->v[mid].name, dir, dlen) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < idx->n; i++) {
+        const struct zipx_entry *e = &idx->v[i];
+        int rc;
+
+        if (dlen && cmp_below(e->name, dir, dlen) != 0)
+            break;
+        if (strchr(e->name + skip, '/'))
+            continue; /* deeper down */
+        rc = fn(arg, e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+uint64_t zipx_total_size(const struct zipx_index *idx)
+{
+    return idx->total;
+}
+
+/* --- extracting ----------------------------------------------------------------------- */
+
+static void log_entry_error(const struct zipx_entry *e, const char *what)
+{
+    char esc[LOG_NAME_MAX];
+
+    log_warn("archive: entry '%s': %s", log_name(e->name, esc, sizeof(esc)), what);
+}
+
+/* Streams entry e of za to sink. Reads at most one byte past the declared size, so a lying
+ * size costs no more than that. */
+static int extract_entry(zip_t *za, const struct zipx_entry *e,
+                         int (*sink)(void *arg, const void *buf, size_t n), void *arg)
+{
+    zip_file_t *zf = NULL;
+    uint64_t total = 0;
+    zip_stat_t st;
+    char *buf = NULL;
+    int rc = -EIO;
+
+    if (e->is_dir || e->zindex < 0)
+        return -EISDIR;
+    zip_stat_init(&st);
+    if (zip_stat_index(za, (zip_uint64_t)e->zindex, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) ||
+        !(st.valid & ZIP_STAT_CRC) || st.size != e->size || st.crc != e->crc) {
+        log_entry_error(e, "the archive does not match its index");
+        return -EIO;
+    }
+    buf = malloc(IO_CHUNK);
+    if (!buf)
+        return -ENOMEM;
+    zf = zip_fopen_index(za, (zip_uint64_t)e->zindex, 0);
+    if (!zf) {
+        log_entry_error(e, zip_strerror(za));
+        goto out;
+    }
+    for (;;) {
+        uint64_t room = e->size - total;
+        zip_int64_t got = zip_fread(zf, buf, room < IO_CHUNK ? room + 1 : IO_CHUNK);
+
+        rc = -EIO;
+        if (got < 0) {
+            log_entry_error(e, zip_file_strerror(zf)); /* CRC error, corrupt data */
+            goto out;
+        }
+        if (got == 0)
+            break;
+        if ((uint64_t)got > room) {
+            log_entry_error(e, "more data than its declared size");
+            goto out;
+        }
+        total += (uint64_t)got;
+        rc = sink(arg, buf, (size_t)got);
+        if (rc)
+            goto out;
+    }
+    if (total != e->size) {
+        log_entry_error(e, "less data than its declared size");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (zf && zip_fclose(zf) != 0 && rc == 0)
+        rc = -EIO;
+    free(buf);
+    return rc;
+}
+
+int zipx_extract(const char *zip_path, const struct zipx_entry *e,
+                 int (*sink)(void *arg, const void *buf, size_t n), void *arg)
+{
+    char err[256];
+    zip_t *za;
+    int rc = open_archive(zip_path, ZIP_RDONLY, &za, err, sizeof(err));
+
+    if (rc) {
+        log_warn("archive: %s", err);
+        return rc == -EINVAL ? -EIO : rc;
+    }
+    rc = extract_entry(za, e, sink, arg);
+    zip_discard(za);
+    return rc;
+}
+
+/* Opens the directory holding name, below root, refusing symlinks on the way; *base is the
+ * last component. Returns the descriptor or -errno. The names are safe already: this is the
+ * second line of defence. */
+static int open_parent(int root, const char *name, const char **base)
+{
+    char comp[PATH_NAME_MAX + 1];
+    const char *p = name, *slash;
+    int fd = fcntl(root, F_DUPFD_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -errno;
+    while ((slash = strchr(p, '/'))) {
+        size_t len = (size_t)(slash - p);
+        int next = -EINVAL;
+
+        if (len > 0 && len <= PATH_NAME_MAX) {
+            memcpy(comp, p, len);
+            comp[len] = '\0';
+            next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (next < 0)
+                next = -errno;
+        }
+        close(fd);
+        if (next < 0)
+            return next;
+        fd = next;
+        p = slash + 1;
+    }
+    *base = p;
+    return fd;
+}
+
+static int write_all(void *arg, const void *buf, size_t n)
+{
+    int fd = *(int *)arg;
+    const char *p = buf;
+
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int extract_file(zip_t *za, int root, const struct zipx_entry *e)
+{
+    struct timespec ts[2] = {{.tv_sec = e->mtime}, {.tv_sec = e->mtime}};
+    const char *base;
+    int pfd = open_parent(root, e->name, &base);
+    int fd, rc;
+
+    if (pfd < 0)
+        return pfd;
+    fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        close(pfd);
+        return rc;
+    }
+    rc = extract_entry(za, e, write_all, &fd);
+    if (rc == 0 && (fchmod(fd, e->mode & 0777) != 0 || futimens(fd, ts) != 0))
+        rc = -errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc)
+        unlinkat(pfd, base, 0);
+    close(pfd);
+    return rc;
+}
+
+/* Directories start owner-writable; their own mode and mtime come after their contents. */
+static int extract_dir(int root, const struct zipx_entry *e)
+{
+    struct stat st;
+    const char *base;
+    int pfd = open_parent(root, e->name, &base);
+    int rc = 0;
+
+    if (pfd < 0)
+        return pfd;
+    if (mkdirat(pfd, base, 0700) != 0) {
+        rc = -errno;
+        if (rc == -EEXIST && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode))
+            rc = 0;
+    }
+    close(pfd);
+    return rc;
+}
+
+static int finish_dir(int root, const struct zipx_entry *e)
+{
+    struct timespec ts[2] = {{.tv_sec = e->mtime}, {.tv_sec = e->mtime}};
+    const char *base;
+    int pfd = open_parent(root, e->name, &base);
+    int fd, rc = 0;
+
+    if (pfd < 0)
+        return pfd;
+    fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fchmod(fd, e->mode & 0777) != 0 || futimens(fd, ts) != 0)
+        rc = -errno;
+    if (fd >= 0)
+        close(fd);
+    close(pfd);
+    return rc;
+}
+
+int zipx_extract_all(const char *zip_path, const struct zipx_index *idx, const char *dest_dir)
+{
+    char err[256];
+    zip_t *za = NULL;
+    int root, rc;
+
+    root = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return -errno;
+    rc = open_archive(zip_path, ZIP_RDONLY, &za, err, sizeof(err));
+    if (rc) {
+        log_warn("archive: %s", err);
+        rc = rc == -EINVAL ? -EIO : rc;
+        goto out;
+    }
+    /* Sorted names put every directory before its contents. */
+    for (size_t i = 0; rc == 0 && i < idx->n; i++)
+        rc = idx->v[i].is_dir ? extract_dir(root, &idx->v[i]) : extract_file(za, root, &idx->v[i]);
+    /* Backwards: a directory's descendants are finished before it. */
+    for (size_t i = idx->n; rc == 0 && i-- > 0;)
+        if (idx->v[i].is_dir)
+            rc = finish_dir(root, &idx->v[i]);
+out:
+    if (za)
+        zip_discard(za);
+    close(root);
+    return rc;
+}
+
+/* --- building ------------------------------------------------------------------------- */
+
+struct build {
+    zip_t *za;   /* the archive being written */
+    zip_t *base; /* the base archive, for raw copies; NULL without one */
+    const struct zipx_index *base_idx;
+    const char *prefix;
+    const char *tree;
+    zipx_skip_fn skip;
+    void *skip_arg;
+    size_t count; /* entries added */
+    char *err;
+    size_t errsz;
+};
+
+static int zip_fail(struct build *b, const char *name)
+{
+    return set_err(b->err, b->errsz, zip_errno(zip_get_error(b->za)), "%s: %s", name,
+                   zip_strerror(b->za));
+}
+
+/* The DOS date and time fields of t, in UTC (see the top of the file), clamped to the years
+ * DOS can hold. */
+static void dos_time(time_t t, zip_uint16_t *dtime, zip_uint16_t *ddate)
+{
+    struct tm tm;
+
+    *dtime = 0;
+    *ddate = (1 << 5) | 1; /* 1980-01-01, DOS's first day */
+    if (!gmtime_r(&t, &tm) || tm.tm_year < 80)
+        return;
+    if (tm.tm_year >= 80 + 128) {
+        *dtime = (23 << 11) | (59 << 5) | (58 / 2);
+        *ddate = (127 << 9) | (12 << 5) | 31;
+        return;
+    }
+    *dtime = (zip_uint16_t)(tm.tm_hour << 11 | tm.tm_min << 5 | tm.tm_sec / 2);
+    *ddate = (zip_uint16_t)((tm.tm_year - 80) << 9 | (tm.tm_mon + 1) << 5 | tm.tm_mday);
+}
+
+/* Sets the mode, the DOS time and the extended timestamp (exact seconds) of entry i. */
+static int set_meta(struct build *b, zip_uint64_t i, const char *name, mode_t mode, time_t mtime)
+{
+    int32_t t32 = mtime < INT32_MIN ? INT32_MIN : mtime > INT32_MAX ? INT32_MAX : (int32_t)mtime;
+    uint32_t u = (uint32_t)t32;
+    const zip_uint8_t ut[UT_LEN] = {UT_MTIME, u & 0xff, (u >> 8) & 0xff, (u >> 16) & 0xff, u >> 24};
+    zip_uint16_t dtime, ddate;
+
+    dos_time(mtime, &dtime, &ddate);
+    if (zip_file_set_external_attributes(b->za, i, 0, ZIP_OPSYS_UNIX, (zip_uint32_t)mode << 16) ||
+        zip_file_set_dostime(b->za, i, dtime, ddate, 0) ||
+        zip_file_extra_field_set(b->za, i, EXTRA_UT, ZIP_EXTRA_FIELD_NEW, ut, UT_LEN,
+                                 ZIP_FL_LOCAL | ZIP_FL_CENTRAL))
+        return zip_fail(b, name);
+    b->count++;
+    return 0;
+}
+
+static int add_dir(struct build *b, const char *name, const struct stat *st)
+{
+    zip_int64_t i = zip_dir_add(b->za, name, ZIP_FL_ENC_GUESS);
+
+    if (i < 0)
+        return zip_fail(b, name);
+    return set_meta(b, (zip_uint64_t)i, name, S_IFDIR | (st->st_mode & 0777), st->st_mtime);
+}
+
+/* Already-compressed formats gain nothing from deflate. */
+static bool stored_type(const char *name)
+{
+    static const char *const exts[] = {"png", "jpg", "jpeg", "gif", "woff", "woff2", "zip", NULL};
+    const char *dot = strrchr(name, '.');
+
+    for (size_t i = 0; dot && exts[i]; i++)
+        if (strcasecmp(dot + 1, exts[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Sets *be to the base entry that file rel can be copied from raw (and *method to its
+ * compression), or to NULL when there is none or the file differs from it (size, then CRC).
+ * Returns 0 or -errno (-ENOENT when the file vanished). */
+static int raw_source(struct build *b, const char *rel, const char *path, const struct stat *st,
+                      const struct zipx_entry **be, zip_uint16_t *method)
+{
+    const struct zipx_entry *e = b->base ? zipx_lookup(b->base_idx, rel) : NULL;
+    zip_stat_t zs;
+    uint32_t crc;
+    uint64_t size;
+    int rc;
+
+    *be = NULL;
+    if (!e || e->is_dir || e->zindex < 0 || e->size != (uint64_t)st->st_size)
+        return 0;
+    rc = file_crc(path, O_NOFOLLOW, &crc, &size);
+    if (rc)
+        return rc;
+    zip_stat_init(&zs);
+    if (crc != e->crc || size != e->size ||
+        zip_stat_index(b->base, (zip_uint64_t)e->zindex, 0, &zs) != 0 ||
+        !(zs.valid & ZIP_STAT_COMP_METHOD) || zs.size != e->size || zs.crc != e->crc)
+        return 0;
+    *be = e;
+    *method = zs.comp_method;
+    return 0;
+}
+
+/* The file's data: raw from the base archive when unchanged, else the local file. */
+static int file_source(struct build *b, const char *rel, const char *path, const struct stat *st,
+                       zip_source_t **src, zip_int32_t *method)
+{
+    const struct zipx_entry *be;
+    zip_uint16_t base_method = 0;
+    int fd, rc = raw_source(b, rel, path, st, &be, &base_method);
+
+    if (rc)
+        return rc;
+    if (be) {
+        *src = zip_source_zip(b->za, b->base, (zip_uint64_t)be->zindex, ZIP_FL_COMPRESSED, 0, -1);
+        /* libzip keeps the data as it is when the method is left at its default, except for
+         * stored data, which it would deflate unless told to store it. */
+        *method = base_method == ZIP_CM_STORE ? ZIP_CM_STORE : ZIP_CM_DEFAULT;
+        return 0;
+    }
+    /* libzip opens the file only in zip_close: check now whether it is still there. */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    *src = zip_source_file(b->za, path, 0, -1);
+    *method = stored_type(rel) ? ZIP_CM_STORE : ZIP_CM_DEFLATE;
+    return 0;
+}
+
+static int add_file(struct build *b, const char *name, const char *rel, const char *path,
+                    const struct stat *st)
+{
+    zip_source_t *src = NULL;
+    zip_int32_t method;
+    zip_int64_t i;
+    int rc = file_source(b, rel, path, st, &src, &method);
+
+    if (rc == -ENOENT)
+        return 0; /* deleted while we walked */
+    if (rc)
+        return set_err(b->err, b->errsz, rc, "%s: %s", path, strerror(-rc));
+    if (!src)
+        return zip_fail(b, name);
+    i = zip_file_add(b->za, name, src, ZIP_FL_ENC_GUESS);
+    if (i < 0) {
+        zip_source_free(src);
+        return zip_fail(b, name);
+    }
+    if (method != ZIP_CM_DEFAULT && zip_set_file_compression(b->za, (zip_uint64_t)i, method, 0))
+        return zip_fail(b, name);
+    return set_meta(b, (zip_uint64_t)i, name, S_IFREG | (st->st_mode & 0777), st->st_mtime);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void names_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The names in directory path, sorted so archives come out the same every time. A
+ * directory that vanished reads as empty. */
+static int list_dir(const char *path, char ***out, size_t *count)
+{
+    DIR *dp = opendir(path);
+    struct dirent *d;
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    *out = NULL;
+    *count = 0;
+    if (!dp)
+        return errno == ENOENT ? 0 : -errno;
+    while (rc == 0 && (errno = 0, d = readdir(dp))) {
+        if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+            continue;
+        if (n == cap) {
+            char **nv = realloc(v, (cap = cap ? cap * 2 : 32) * sizeof(*v));
+
+            if (!nv) {
+                rc = -ENOMEM;
+                break;
+            }
+            v = nv;
+        }
+        if (!(v[n] = strdup(d->d_name)))
+            rc = -ENOMEM;
+        else
+            n++;
+    }
+    if (rc == 0 && errno)
+        rc = -errno;
+    closedir(dp);
+    if (rc) {
+        names_free(v, n);
+        return rc;
+    }
+    if (n > 1)
+        qsort(v, n, sizeof(*v), name_cmp);
+    *out = v;
+    *count = n;
+    return 0;
+}
+
+static int walk(struct build *b, const char *rel);
+
+/* One name found in the tree: skipped, or added (and walked into for a directory). */
+static int add_node(struct build *b, const char *rel)
+{
+    char *path = NULL, *name = NULL;
+    char esc[LOG_NAME_MAX];
+    struct stat st;
+    int rc = -ENOMEM;
+
+    if (b->skip && b->skip(b->skip_arg, rel))
+        return 0;
+    path = join(b->tree, rel);
+    if (!path || asprintf(&name, "%s%s", b->prefix, rel) < 0) {
+        name = NULL;
+        goto out;
+    }
+    rc = 0;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT)
+            rc = set_err(b->err, b->errsz, -errno, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+        goto out; /* symlinks and special files never go into an archive */
+    if (!path_entry_is_safe(name, strlen(name))) {
+        log_warn("archive: leaving out '%s': not a safe entry name",
+                 log_name(rel, esc, sizeof(esc)));
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        rc = add_dir(b, name, &st);
+        if (rc == 0)
+            rc = walk(b, rel);
+    } else {
+        rc = add_file(b, name, rel, path, &st);
+    }
+out:
+    if (rc == -ENOMEM)
+        set_err(b->err, b->errsz, rc, "out of memory building the archive");
+    free(path);
+    free(name);
+    return rc;
+}
+
+static int walk(struct build *b, const char *rel)
+{
+    char *path = join(b->tree, rel);
+    char **names = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (!path)
+        return set_err(b->err, b->errsz, -ENOMEM, "out of memory building the archive");
+    rc = list_dir(path, &names, &n);
+    if (rc)
+        set_err(b->err, b->errsz, rc, "%s: %s", path, strerror(-rc));
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *sub = join(rel, names[i]);
+
+        rc = sub ? add_node(b, sub) : set_err(b->err, b->errsz, -ENOMEM, "out of memory");
+        free(sub);
+    }
+    names_free(names, n);
+    free(path);
+    return rc;
+}
+
+/* libzip deletes an archive left without entries; an empty zip is just its end record. */
+static int write_empty_zip(const char *path)
+{
+    static const unsigned char eocd[22] = {'P', 'K', 5, 6};
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return -errno;
+    rc = write_all(&fd, eocd, sizeof(eocd));
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    return rc;
+}
+
+/* Writes the archive into the temporary file tmp. */
+static int build_into(struct build *b, const char *tmp, bool prefix_explicit)
+{
+    struct stat st;
+    int rc;
+
+    if (stat(b->tree, &st) != 0)
+        return set_err(b->err, b->errsz, -errno, "%s: %s", b->tree, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return set_err(b->err, b->errsz, -ENOTDIR, "%s: not a directory", b->tree);
+    rc = open_archive(tmp, ZIP_TRUNCATE, &b->za, b->err, b->errsz);
+    if (rc == 0 && *b->prefix && prefix_explicit)
+        rc = add_dir(b, b->prefix, &st); /* the tree's root stands for the folder */
+    if (rc == 0)
+        rc = walk(b, "");
+    if (rc == 0 && b->count == 0) {
+        zip_discard(b->za);
+        b->za = NULL;
+        rc = write_empty_zip(tmp);
+        if (rc)
+            set_err(b->err, b->errsz, rc, "%s: %s", tmp, strerror(-rc));
+    } else if (rc == 0) {
+        if (zip_close(b->za) != 0)
+            return zip_fail(b, tmp); /* b->za stays open: the caller discards it */
+        b->za = NULL;
+    }
+    return rc;
+}
+
+int zipx_build(const char *base_zip, const struct zipx_index *base_idx, const char *prefix,
+               bool prefix_explicit, const char *tree_dir, const char *out_zip, zipx_skip_fn skip,
+               void *skip_arg, char *err, size_t errsz)
+{
+    struct build b = {
+        .base_idx = base_idx,
+        .prefix = prefix ? prefix : "",
+        .tree = tree_dir,
+        .skip = skip,
+        .skip_arg = skip_arg,
+        .err = err,
+        .errsz = errsz,
+    };
+    char *tmp = NULL;
+    int fd, rc;
+
+    if (asprintf(&tmp, "%s.XXXXXX", out_zip) < 0)
+        return set_err(err, errsz, -ENOMEM, "out of memory");
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = set_err(err, errsz, -errno, "%s: %s", tmp, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    close(fd);
+    if (base_zip && base_idx && open_archive(base_zip, ZIP_RDONLY, &b.base, NULL, 0) != 0)
+        log_warn("archive: cannot read the base archive %s: every file is compressed anew",
+                 base_zip);
+    rc = build_into(&b, tmp, prefix_explicit);
+    if (rc == 0 && rename(tmp, out_zip) != 0)
+        rc = set_err(err, errsz, -errno, "%s: %s", out_zip, strerror(errno));
+    if (b.za)
+        zip_discard(b.za);
+    if (b.base) /* only now: raw copies read from it until zip_close */
+        zip_discard(b.base);
+    if (rc)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
