@@ -2,6 +2,7 @@
  * the API key from the environment or a key file (never argv), builds the mount context
  * (struct qfs) and hands it to fuse_main. */
 #include "blockcache.h"
+#include "cli.h"
 #include "fs_ops.h"
 #include "http.h"
 #include "log.h"
@@ -62,6 +63,10 @@ static const struct fuse_opt cli_opts[] = {
 static void usage(const char *prog)
 {
     printf("usage: %s --tenant URL [-f] [-d] [-s] [-o opt[,opt...]] MOUNTPOINT\n"
+           "       %s status MOUNTPOINT [--json]\n"
+           "       %s umount MOUNTPOINT\n"
+           "       %s trash ls [--tenant URL | --state-dir DIR]\n"
+           "       %s trash restore NAME --tenant URL\n"
            "\n"
            "Mounts the visualization extensions of a Qlik Cloud tenant as a folder.\n"
            "The API key comes from $QLIK_API_KEY or -o api_key_file=PATH.\n"
@@ -87,7 +92,7 @@ static void usage(const char *prog)
            "    -V, --version                 the version\n"
            "\n"
            "Standard FUSE mount options (allow_other, ...) are passed through.\n",
-           prog);
+           prog, prog, prog, prog, prog);
 }
 
 static int cli_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -199,46 +204,11 @@ static int auth_bearer(void *arg, bool force_refresh, char *buf, size_t bufsz)
     return 0;
 }
 
-/* "https://Tenant.EU.qlikcloud.com:443/" -> "tenant.eu.qlikcloud.com_443" */
-static char *tenant_key(const char *url)
-{
-    const char *p = strstr(url, "://");
-    char *k = strdup(p ? p + 3 : url);
-
-    if (!k)
-        return NULL;
-    for (char *c = k; *c; c++) {
-        if (*c == '/') {
-            *c = '\0';
-            break;
-        }
-        if (*c == ':')
-            *c = '_';
-        else if (*c >= 'A' && *c <= 'Z')
-            *c = (char)(*c - 'A' + 'a');
-    }
-    return k;
-}
-
 static int make_dirs(struct qfs *q)
 {
-    const char *home = getenv("HOME");
-    const char *xs = getenv("XDG_STATE_HOME");
-    char *key = tenant_key(q->o.tenant_url);
-    char buf[PATH_MAX];
-    int rc = -1;
-
-    if (!key)
-        return -1;
-    if (q->o.state_dir)
-        snprintf(buf, sizeof(buf), "%s", q->o.state_dir);
-    else if (xs && *xs)
-        snprintf(buf, sizeof(buf), "%s/qextfs/%s", xs, key);
-    else
-        snprintf(buf, sizeof(buf), "%s/.local/state/qextfs/%s", home ? home : "/tmp", key);
-    q->state_dir = strdup(buf);
+    q->state_dir = stage_default_dir(q->o.tenant_url, q->o.state_dir);
     if (!q->state_dir || stage_init(q) != 0)
-        goto out;
+        return -1;
     /* The archive cache lives beside the staging area (same filesystem, so a fetched
      * archive becomes a staged base by hard link) and goes away at unmount. */
     char tmpl[PATH_MAX];
@@ -247,13 +217,10 @@ static int make_dirs(struct qfs *q)
     if (!mkdtemp(tmpl)) {
         fprintf(stderr, "qextfs: cannot create a cache directory in %s: %s\n", q->state_dir,
                 strerror(errno));
-        goto out;
+        return -1;
     }
     q->cache_dir = strdup(tmpl);
-    rc = 0;
-out:
-    free(key);
-    return rc;
+    return q->cache_dir ? 0 : -1;
 }
 
 static void cli_defaults(struct cli *c)
@@ -366,6 +333,8 @@ int main(int argc, char *argv[])
     struct qfs q = {0};
     int rc;
 
+    if (cli_is_subcommand(argc, argv))
+        return cli_run(argc, argv);
     cli_defaults(&c);
     if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0)
         return 2;

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,64 @@ static int mkdir_p(const char *path, mode_t mode)
     if (mkdir(buf, mode) != 0 && errno != EEXIST)
         return -errno;
     return 0;
+}
+
+/* "https://Tenant.EU.qlikcloud.com:443/" -> "tenant.eu.qlikcloud.com_443" */
+static char *tenant_key(const char *url)
+{
+    const char *p = strstr(url, "://");
+    char *k = strdup(p ? p + 3 : url);
+
+    if (!k)
+        return NULL;
+    for (char *c = k; *c; c++) {
+        if (*c == '/') {
+            *c = '\0';
+            break;
+        }
+        if (*c == ':')
+            *c = '_';
+        else if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    }
+    return k;
+}
+
+char *stage_default_dir(const char *tenant_url, const char *override)
+{
+    const char *home = getenv("HOME");
+    const char *xs = getenv("XDG_STATE_HOME");
+    char *key, *dir = NULL;
+    int n;
+
+    if (override)
+        return strdup(override);
+    key = tenant_key(tenant_url);
+    if (!key)
+        return NULL;
+    if (xs && *xs)
+        n = asprintf(&dir, "%s/qextfs/%s", xs, key);
+    else
+        n = asprintf(&dir, "%s/.local/state/qextfs/%s", home && *home ? home : "/tmp", key);
+    free(key);
+    return n < 0 ? NULL : dir;
+}
+
+void stage_note(struct qfs *q, const char *fmt, ...)
+{
+    char path[PATH_MAX];
+    va_list ap;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/unmount.log", q->state_dir);
+    f = fopen(path, "a");
+    if (!f)
+        return;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    fclose(f);
 }
 
 int stage_init(struct qfs *q)

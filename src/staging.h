@@ -10,7 +10,15 @@
 
 #include <stddef.h>
 
+/* The staging area of a tenant: override if given, else $XDG_STATE_HOME/qextfs/<host_port>
+ * or ~/.local/state/qextfs/<host_port>. malloc'd; NULL on ENOMEM. */
+char *stage_default_dir(const char *tenant_url, const char *override);
+
 int stage_init(struct qfs *q);
+
+/* Appends one line to <state_dir>/unmount.log, which `qextfs umount` prints while it waits
+ * for the daemon to finish its uploads. */
+void stage_note(struct qfs *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Makes e staged: its tree materialized from the current archive. No-op when it already
  * is. Returns 0 or -errno. */

@@ -705,10 +705,14 @@ static int drain_one(void *arg, struct ext *e)
     if (!dirty)
         return 0;
     log_info("%s: uploading pending changes before unmount", e->name);
+    stage_note(d->w->q, "uploading %s", e->name);
     if (run_upload(d->w, e) != 0 || ext_dirty(e)) {
         d->left++;
         log_err("%s: changes could not be uploaded; they stay in the staging area and will "
                 "be uploaded at the next mount", e->name);
+        stage_note(d->w->q, "failed %s: %s (kept in the staging area)", e->name, e->upload_msg);
+    } else {
+        stage_note(d->w->q, "uploaded %s", e->name);
     }
     return 0;
 }
