@@ -89,13 +89,15 @@ bench: deps all
 	@scripts/bench.sh
 
 install: $(BUILD)/qextfs
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/qextfs $(DESTDIR)$(PREFIX)/bin/qextfs
+	install -m 644 docs/qextfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/qextfs.1
 	ln -sf ../bin/qextfs $(DESTDIR)$(PREFIX)/sbin/mount.qextfs
 	ln -sf ../bin/qextfs $(DESTDIR)$(PREFIX)/sbin/mount.fuse.qextfs
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/qextfs $(DESTDIR)$(PREFIX)/sbin/mount.qextfs \
+	      $(DESTDIR)$(PREFIX)/share/man/man1/qextfs.1 \
 	      $(DESTDIR)$(PREFIX)/sbin/mount.fuse.qextfs
 
 format:

@@ -360,8 +360,8 @@ int main(int argc, char *argv[])
         rc = 1;
         goto out_curl;
     }
-    /* max_threads: libfuse 3.14 warns about an unset value otherwise. */
-    fuse_opt_add_arg(&args, "-odefault_permissions,fsname=qextfs,subtype=qextfs,max_threads=32");
+    /* libfuse 3.14 warns ("invalid max threads") when max_idle_threads is left unset. */
+    fuse_opt_add_arg(&args, "-odefault_permissions,fsname=qextfs,subtype=qextfs,max_idle_threads=16");
     rc = fuse_main(args.argc, args.argv, &fs_ops, &q);
 out_curl:
     free_context(&q);
