@@ -1,6 +1,7 @@
 /* main: command line, credentials and start-up. Parses options with fuse_opt_parse, reads
  * the API key from the environment or a key file (never argv), builds the mount context
  * (struct qfs) and hands it to fuse_main. */
+#include "auth.h"
 #include "blockcache.h"
 #include "cli.h"
 #include "fs_ops.h"
@@ -35,6 +36,9 @@ struct cli {
 static const struct fuse_opt cli_opts[] = {
     OPT("tenant=%s", o.tenant_url),
     OPT("api_key_file=%s", o.api_key_file),
+    OPT("client_id=%s", o.client_id),
+    OPT("client_secret_file=%s", o.client_secret_file),
+    OPT("context=%s", o.context),
     OPT("list_ttl=%lf", o.list_ttl),
     OPT("cache_size=%s", cache_size),
     OPT("block_size=%s", block_size),
@@ -74,6 +78,8 @@ static void usage(const char *prog)
            "options:\n"
            "    --tenant URL, -o tenant=URL   the tenant (https://tenant.region.qlikcloud.com)\n"
            "    -o api_key_file=PATH          file holding the API key (mode 0600)\n"
+           "    -o client_id=ID,client_secret_file=PATH   OAuth machine-to-machine sign-in\n"
+           "    -o context=NAME               a qlik-cli context from ~/.qlik/contexts.yml\n"
            "    -o list_ttl=SECONDS           trust the extension list this long (10)\n"
            "    -o cache_size=SIZE            block cache size, K/M/G suffixes (256M)\n"
            "    -o block_size=SIZE            block cache block size (128K)\n"
@@ -162,48 +168,6 @@ static size_t parse_size(const char *s)
     return *end ? 0 : (size_t)v;
 }
 
-/* Reads the key file, refusing one that others can read. */
-static int read_key_file(const char *path, char **key)
-{
-    char buf[8192];
-    struct stat st;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        fprintf(stderr, "qextfs: cannot read the API key file %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
-        fprintf(stderr, "qextfs: the API key file %s is readable by others (mode %03o); "
-                        "run: chmod 600 %s\n", path, st.st_mode & 0777, path);
-        close(fd);
-        return -1;
-    }
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) {
-        fprintf(stderr, "qextfs: the API key file %s is empty\n", path);
-        return -1;
-    }
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-        n--;
-    buf[n] = '\0';
-    *key = strdup(buf);
-    explicit_bzero(buf, sizeof(buf));
-    return *key ? 0 : -1;
-}
-
-static int auth_bearer(void *arg, bool force_refresh, char *buf, size_t bufsz)
-{
-    struct qfs *q = arg;
-
-    (void)force_refresh; /* a static key cannot be refreshed */
-    if ((size_t)snprintf(buf, bufsz, "Bearer %s", q->api_key) >= bufsz)
-        return -ENAMETOOLONG;
-    return 0;
-}
-
 static int make_dirs(struct qfs *q)
 {
     q->state_dir = stage_default_dir(q->o.tenant_url, q->o.state_dir);
@@ -232,19 +196,92 @@ static void cli_defaults(struct cli *c)
     c->o.tier2_per_min = 100;
 }
 
-/* Checks the options and loads the key. Returns 0, or an exit status. */
+/* Credentials from the command line, or NULL with *rc = 0 when it names none. */
+static struct auth *auth_from_cli(const struct qfs_opts *o, int *rc)
+{
+    char err[512], *secret = NULL;
+    struct auth *a = NULL;
+
+    *rc = 0;
+    if (o->api_key_file) {
+        *rc = auth_read_secret_file(o->api_key_file, &secret, err, sizeof(err));
+        if (*rc == 0)
+            a = auth_new_key(secret);
+    } else if (o->client_id) {
+        if (!o->client_secret_file) {
+            fprintf(stderr, "qextfs: -o client_id needs -o client_secret_file=PATH\n");
+            *rc = -EINVAL;
+            return NULL;
+        }
+        *rc = auth_read_secret_file(o->client_secret_file, &secret, err, sizeof(err));
+        if (*rc == 0)
+            a = auth_new_oauth(o->client_id, secret);
+    } else {
+        return NULL;
+    }
+    if (*rc)
+        fprintf(stderr, "qextfs: %s\n", err);
+    else if (!a)
+        *rc = -ENOMEM;
+    if (secret) {
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+    }
+    return a;
+}
+
+/* Fills what the command line and environment left open from a qlik-cli context. */
+static int apply_context(struct qfs *q, bool need_auth)
+{
+    struct auth_context c;
+    char err[512];
+    int rc = auth_context_load(NULL, q->o.context, &c, err, sizeof(err));
+
+    if (rc) {
+        if (q->o.context) /* asked for by name: say why it failed */
+            fprintf(stderr, "qextfs: %s\n", err);
+        return rc;
+    }
+    if (!q->o.tenant_url)
+        q->o.tenant_url = strdup(c.server);
+    if (need_auth && c.api_key)
+        q->auth = auth_new_key(c.api_key);
+    else if (need_auth && c.client_id && c.client_secret)
+        q->auth = auth_new_oauth(c.client_id, c.client_secret);
+    auth_context_free(&c);
+    return 0;
+}
+
+/* Checks the options and finds the credentials: the command line first, then the
+ * environment (QLIK_TENANT, QLIK_API_KEY), then a qlik-cli context. Returns 0, or an exit
+ * status. */
 static int configure(struct cli *c, struct qfs *q)
 {
     const char *env_key = getenv("QLIK_API_KEY");
     const char *env_tenant = getenv("QLIK_TENANT");
+    int rc;
 
     q->o = c->o;
     q->o.cache_size = c->cache_size ? parse_size(c->cache_size) : 256u << 20;
     q->o.block_size = c->block_size ? parse_size(c->block_size) : 128u << 10;
     if (!q->o.tenant_url && env_tenant && *env_tenant)
         q->o.tenant_url = strdup(env_tenant);
+    q->auth = auth_from_cli(&q->o, &rc);
+    if (rc)
+        return 2;
+    if (!q->auth && env_key && *env_key)
+        q->auth = auth_new_key(env_key);
+    if (q->o.context || !q->o.tenant_url || !q->auth) {
+        if (apply_context(q, !q->auth) != 0 && (q->o.context || !q->o.tenant_url))
+            return 2;
+    }
     if (!q->o.tenant_url) {
         fprintf(stderr, "qextfs: no tenant: give --tenant URL or -o tenant=URL\n");
+        return 2;
+    }
+    if (!q->auth) {
+        fprintf(stderr, "qextfs: no API key: set QLIK_API_KEY, or give -o api_key_file=PATH, "
+                        "-o client_id=...,client_secret_file=PATH or -o context=NAME\n");
         return 2;
     }
     size_t n = strlen(q->o.tenant_url);
@@ -267,15 +304,6 @@ static int configure(struct cli *c, struct qfs *q)
     }
     if (q->o.max_conns < 1 || q->o.max_conns > 64 || q->o.timeout < 1) {
         fprintf(stderr, "qextfs: max_conns must be 1..64 and timeout >= 1\n");
-        return 2;
-    }
-    if (q->o.api_key_file) {
-        if (read_key_file(q->o.api_key_file, &q->api_key) != 0)
-            return 2;
-    } else if (env_key && *env_key) {
-        q->api_key = strdup(env_key);
-    } else {
-        fprintf(stderr, "qextfs: no API key: set QLIK_API_KEY or give -o api_key_file=PATH\n");
         return 2;
     }
     return 0;
@@ -301,7 +329,9 @@ static int build_context(struct qfs *q)
         return -ENOMEM;
     if (make_dirs(q) != 0)
         return -EIO;
-    q->http = http_new(&ho, auth_bearer, q);
+    q->http = http_new(&ho, auth_header, q->auth);
+    if (q->http)
+        auth_set_http(q->auth, q->http);
     q->bc = bcache_new(q->o.cache_size, q->o.block_size);
     q->tenant = tenant_new(q);
     q->wb = wb_new(q, q->o.max_conns < 4 ? q->o.max_conns : 4);
@@ -320,10 +350,7 @@ static void free_context(struct qfs *q)
     }
     free(q->state_dir);
     path_globs_free(q->exclude_globs);
-    if (q->api_key) {
-        explicit_bzero(q->api_key, strlen(q->api_key));
-        free(q->api_key);
-    }
+    auth_free(q->auth);
 }
 
 int main(int argc, char *argv[])
@@ -373,6 +400,9 @@ out:
     free(c.mountpoint_seen);
     free(q.o.tenant_url);
     free(q.o.api_key_file);
+    free(q.o.client_id);
+    free(q.o.client_secret_file);
+    free(q.o.context);
     free(q.o.cacert);
     free(q.o.exclude);
     free(q.o.state_dir);

@@ -18,10 +18,14 @@ struct bcache;
 struct tenant;
 struct wb;
 struct fuse;
+struct auth;
 
 struct qfs_opts {
     char *tenant_url;
     char *api_key_file;
+    char *client_id;          /* OAuth machine-to-machine */
+    char *client_secret_file;
+    char *context;            /* qlik-cli context name */
     double list_ttl;      /* seconds the extension list is trusted */
     size_t cache_size;    /* block cache bytes */
     size_t block_size;
@@ -53,7 +57,7 @@ struct qfs {
     uid_t uid;
     gid_t gid;
     struct fuse *fuse;   /* for kernel cache invalidation; NULL in unit tests */
-    char *api_key;       /* the secret; never logged, wiped at exit */
+    struct auth *auth;   /* credentials; never logged, wiped at exit */
 };
 
 /* One immutable snapshot of an extension's archive at one version: readers hold a reference
