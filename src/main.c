@@ -272,7 +272,7 @@ static int configure(struct cli *c, struct qfs *q)
     if (!q->auth && env_key && *env_key)
         q->auth = auth_new_key(env_key);
     if (q->o.context || !q->o.tenant_url || !q->auth) {
-        if (apply_context(q, !q->auth) != 0 && (q->o.context || !q->o.tenant_url))
+        if (apply_context(q, !q->auth) != 0 && q->o.context)
             return 2;
     }
     if (!q->o.tenant_url) {
