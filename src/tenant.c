@@ -38,6 +38,13 @@ struct tenant {
     int list_err;
     int ranges;        /* -1 unknown, 0 no, 1 the server honours Range */
     unsigned archive_seq;
+    /* Per-file chunk fetches in flight: the block cache makes one fill per block, but a
+     * chunk covers many blocks and kernel read-ahead asks for several at once. */
+    struct chunk_fetch {
+        char *key;
+        uint64_t chunk;
+    } *inflight;
+    size_t ninflight, capinflight;
 };
 
 double qfs_now(void)
@@ -94,6 +101,7 @@ void tenant_free(struct tenant *t)
     for (size_t i = 0; i < t->n; i++)
         ext_free(t->exts[i]);
     free(t->exts);
+    free(t->inflight);
     pthread_mutex_destroy(&t->lock);
     pthread_cond_destroy(&t->cond);
     free(t);
@@ -922,26 +930,84 @@ static int mem_sink_write(void *arg, uint64_t off, const void *buf, size_t n)
     return 0;
 }
 
-/* A miss without a local archive: the per-file endpoint, a chunk of blocks at a time. */
-static int fill_from_service(struct fill_ctx *c, const char *key, uint64_t block, void *buf,
-                             size_t *len)
+static int fill_block_direct(void *arg, const char *key, uint64_t block, void *buf,
+                             size_t *len);
+
+/* Bytes per per-file fetch: FILE_CHUNK rounded down to whole blocks, at least one. */
+static uint64_t chunk_len(const struct tenant *t)
+{
+    uint64_t bs = bcache_block_size(t->q->bc);
+
+    return FILE_CHUNK > bs ? (FILE_CHUNK / bs) * bs : bs;
+}
+
+static bool chunk_busy_locked(struct tenant *t, const char *key, uint64_t chunk)
+{
+    for (size_t i = 0; i < t->ninflight; i++)
+        if (t->inflight[i].chunk == chunk && !strcmp(t->inflight[i].key, key))
+            return true;
+    return false;
+}
+
+/* Claims chunk for this thread, or waits while another thread fetches it. Returns true
+ * when claimed; false when the other fetch finished (its blocks may now be cached). */
+static bool chunk_claim(struct tenant *t, const char *key, uint64_t chunk)
+{
+    bool waited = false;
+
+    tenant_lock(t);
+    while (chunk_busy_locked(t, key, chunk)) {
+        waited = true;
+        tenant_wait(t);
+    }
+    if (!waited && t->ninflight == t->capinflight) {
+        size_t cap = t->capinflight ? t->capinflight * 2 : 16;
+        struct chunk_fetch *n = realloc(t->inflight, cap * sizeof(*n));
+
+        if (n) {
+            t->inflight = n;
+            t->capinflight = cap;
+        }
+    }
+    if (!waited && t->ninflight < t->capinflight) {
+        t->inflight[t->ninflight].key = (char *)key;
+        t->inflight[t->ninflight].chunk = chunk;
+        t->ninflight++;
+    }
+    tenant_unlock(t);
+    return !waited;
+}
+
+static void chunk_release(struct tenant *t, const char *key, uint64_t chunk)
+{
+    tenant_lock(t);
+    for (size_t i = 0; i < t->ninflight; i++) {
+        if (t->inflight[i].chunk == chunk && t->inflight[i].key == key) {
+            t->inflight[i] = t->inflight[--t->ninflight];
+            break;
+        }
+    }
+    tenant_broadcast(t);
+    tenant_unlock(t);
+}
+
+/* Fetches one chunk of a file from the per-file endpoint and caches its blocks; the block
+ * wanted is copied to buf. */
+static int fetch_chunk(struct fill_ctx *c, const char *key, uint64_t block, uint64_t chunk,
+                       void *buf, size_t *len)
 {
     size_t bs = bcache_block_size(c->t->q->bc);
-    uint64_t off = block * bs;
-    uint64_t chunk = FILE_CHUNK > bs ? FILE_CHUNK : bs;
+    uint64_t n = chunk_len(c->t);
+    uint64_t off = chunk * n;
     struct mem_sink m = {0};
     bool partial = false;
     char msg[512] = "";
     uint64_t base;
     int rc;
 
-    if (off >= c->ent->size) {
-        *len = 0;
-        return 0;
-    }
-    if (off + chunk > c->ent->size)
-        chunk = c->ent->size - off;
-    rc = api_get_file(c->t->q->http, c->v->id, c->ent->name, off, chunk, mem_sink_write, &m,
+    if (off + n > c->ent->size)
+        n = c->ent->size - off;
+    rc = api_get_file(c->t->q->http, c->v->id, c->ent->name, off, n, mem_sink_write, &m,
                       &partial, msg, sizeof(msg));
     if (rc) {
         log_err("reading %s failed: %s", c->ent->name, msg);
@@ -951,17 +1017,58 @@ static int fill_from_service(struct fill_ctx *c, const char *key, uint64_t block
     base = partial ? off : 0; /* a server that ignores Range sends the whole file */
     *len = 0;
     for (uint64_t p = 0; p < m.len; p += bs) {
-        size_t n = m.len - p < bs ? m.len - p : bs;
+        size_t k = m.len - p < bs ? m.len - p : bs;
         uint64_t b = (base + p) / bs;
 
-        bcache_put(c->t->q->bc, key, b, m.buf + p, n);
+        bcache_put(c->t->q->bc, key, b, m.buf + p, k);
         if (b == block) {
-            memcpy(buf, m.buf + p, n);
-            *len = n;
+            memcpy(buf, m.buf + p, k);
+            *len = k;
         }
     }
     free(m.buf);
     return 0;
+}
+
+/* A miss without a local archive: the per-file endpoint, one aligned chunk of blocks at a
+ * time, one fetch per chunk however many readers want it. */
+static int fill_from_service(struct fill_ctx *c, const char *key, uint64_t block, void *buf,
+                             size_t *len)
+{
+    size_t bs = bcache_block_size(c->t->q->bc);
+    uint64_t off = block * bs;
+    uint64_t chunk = off / chunk_len(c->t);
+    int rc;
+
+    if (off >= c->ent->size) {
+        *len = 0;
+        return 0;
+    }
+    for (int tries = 0; tries < 3; tries++) {
+        if (chunk_claim(c->t, key, chunk)) {
+            rc = fetch_chunk(c, key, block, chunk, buf, len);
+            chunk_release(c->t, key, chunk);
+            return rc;
+        }
+        /* Another reader fetched this chunk: our block is cached unless that failed. */
+        if (bcache_contains(c->t->q->bc, key, block)) {
+            long r = bcache_get(c->t->q->bc, key, block, buf, fill_block_direct, c);
+
+            if (r >= 0) {
+                *len = (size_t)r;
+                return 0;
+            }
+        }
+    }
+    return fetch_chunk(c, key, block, chunk, buf, len);
+}
+
+static int fill_block_direct(void *arg, const char *key, uint64_t block, void *buf, size_t *len)
+{
+    struct fill_ctx *c = arg;
+    uint64_t chunk = block * bcache_block_size(c->t->q->bc) / chunk_len(c->t);
+
+    return fetch_chunk(c, key, block, chunk, buf, len);
 }
 
 static int fill_block(void *arg, const char *key, uint64_t block, void *buf, size_t *len)

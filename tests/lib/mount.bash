@@ -21,7 +21,7 @@ mount_start() {
     mkdir -p "$MNT" "$STATE"
     QLIK_API_KEY=${QLIK_API_KEY-$TEST_KEY} "$QEXTFS_BIN" --tenant "$TENANT_URL" -f \
         -o state_dir="$STATE" -o upload_delay="${UPLOAD_DELAY:-0.3}" -o timeout="${TIMEOUT:-5}" \
-        "$@" "$MNT" >>"$QEXTFS_LOG" 2>&1 &
+        "$@" "$MNT" >>"$QEXTFS_LOG" 2>&1 3>&- &
     QEXTFS_PID=$!
     export MNT STATE QEXTFS_LOG QEXTFS_PID
     local i
