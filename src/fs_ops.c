@@ -212,8 +212,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
     struct qfs *q = ctx();
 
-    /* Unlink of an open file really unlinks: no .fuse_hidden files in an upload. */
-    cfg->hard_remove = 1;
+    /* Unlink of an open file renames it to .fuse_hidden* until the last close (fstat on it
+     * keeps working); those names are local-only and never uploaded. */
+    cfg->hard_remove = 0;
     cfg->nullpath_ok = 1;
     /* The kernel keeps file pages across opens while size and mtime are unchanged. */
     cfg->auto_cache = 1;

@@ -131,7 +131,7 @@ bad:
 
 int path_join(char *out, size_t outsz, const char *a, const char *b)
 {
-    int n = snprintf(out, outsz, "%s%s%s", a, *b ? "/" : "", b);
+    int n = snprintf(out, outsz, "%s%s%s", a, *a && *b ? "/" : "", b);
 
     return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
 }

@@ -32,8 +32,8 @@ char *path_url_decode(const char *s, size_t len, size_t *outlen);
  * of the extra fnmatch(3) globs (NULL-terminated list, may be NULL). */
 bool path_is_temporary(const char *relpath, char *const *extra_globs);
 
-/* Writes "a/b" into out (just a when b is empty). Returns 0, or -ENAMETOOLONG when it does
- * not fit. */
+/* Writes "a/b" into out (just a when b is empty, just b when a is). Returns 0, or
+ * -ENAMETOOLONG when it does not fit. */
 int path_join(char *out, size_t outsz, const char *a, const char *b);
 
 /* Splits "a:b:c" into a NULL-terminated malloc'd array of malloc'd strings; NULL on ENOMEM.

@@ -347,7 +347,8 @@ bool stage_is_local_only(struct qfs *q, const char *rel)
     const char *base = strrchr(rel, '/');
 
     base = base ? base + 1 : rel;
-    return path_is_temporary(rel, q->exclude_globs) || is_rsync_temp(base);
+    return path_is_temporary(rel, q->exclude_globs) || is_rsync_temp(base) ||
+           strncmp(base, ".fuse_hidden", 12) == 0; /* libfuse's unlink-while-open */
 }
 
 void stage_changed(struct qfs *q, struct ext *e, const char *rel)

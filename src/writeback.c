@@ -773,8 +773,10 @@ static bool tree_is_empty(struct qfs *q, const char *name)
     dp = opendir(tree);
     if (!dp)
         return true;
+    /* A file unlinked while open lingers as .fuse_hidden* until closed: not content. */
     while (empty && (d = readdir(dp)))
-        empty = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
+        empty = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") ||
+                !strncmp(d->d_name, ".fuse_hidden", 12);
     closedir(dp);
     return empty;
 }

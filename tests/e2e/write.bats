@@ -286,7 +286,9 @@ PY
     mount_kill
     [ "$(tenant_count "PATCH /extensions/{id}")" -eq 0 ]
     QEXTFS_LOG=$BATS_TEST_TMPDIR/second.log MNT= UPLOAD_DELAY=0.3 mount_start
-    wait_for bash -c "unzip -p <(curl -s '$TENANT_URL/__fake/archive/alpha') '*alpha.js' | grep -q 'survives a crash'"
+    zip=$BATS_TEST_TMPDIR/after-crash.zip
+    wait_for bash -c "curl -s -o '$zip' '$TENANT_URL/__fake/archive/alpha' && unzip -p '$zip' '*alpha.js' | grep -q 'survives a crash'"
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
 }
 
 @test "unmount waits for pending uploads" {

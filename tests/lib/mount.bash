@@ -71,7 +71,7 @@ mount_stop() {
 mount_kill() {
     [ -n "${QEXTFS_PID:-}" ] || return 0
     kill -9 "$QEXTFS_PID" 2>/dev/null
-    wait "$QEXTFS_PID" 2>/dev/null
+    wait "$QEXTFS_PID" 2>/dev/null || true
     fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
     QEXTFS_PID=
 }

@@ -333,6 +333,8 @@ static void join(void **state)
     assert_string_equal(out, "a/b");
     assert_int_equal(path_join(out, sizeof(out), "a", ""), 0);
     assert_string_equal(out, "a");
+    assert_int_equal(path_join(out, sizeof(out), "", "b"), 0); /* a relative walk's top */
+    assert_string_equal(out, "b");
     assert_int_equal(path_join(out, sizeof(out), "abc", "def"), 0); /* 7 + NUL fits */
     assert_int_equal(path_join(out, sizeof(out), "abc", "defg"), -ENAMETOOLONG);
 }

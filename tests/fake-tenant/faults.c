@@ -1,0 +1,157 @@
+/* faults: fault settings, their counters, and a sliding one-minute rate window per key and
+ * tier (faults.h). The window keeps the admission times of the last `limit` requests: the
+ * next one is admitted once the oldest of them is a minute old. */
+#include "faults.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WINDOW_MS 60000
+
+struct rl_window {
+    char *who;
+    bool tier2;
+    int64_t *times; /* ring of admission times, capacity limit */
+    unsigned head, count, limit;
+};
+
+int faults_init(struct faults *f, const struct fault_cfg *cfg)
+{
+    memset(f, 0, sizeof(*f));
+    f->cfg = *cfg;
+    return pthread_mutex_init(&f->lock, NULL) == 0 ? 0 : -1;
+}
+
+static void drop_windows(struct faults *f)
+{
+    for (size_t i = 0; i < f->n_windows; i++) {
+        free(f->windows[i].who);
+        free(f->windows[i].times);
+    }
+    free(f->windows);
+    f->windows = NULL;
+    f->n_windows = 0;
+}
+
+void faults_destroy(struct faults *f)
+{
+    drop_windows(f);
+    pthread_mutex_destroy(&f->lock);
+}
+
+struct fault_cfg faults_get(struct faults *f)
+{
+    struct fault_cfg c;
+
+    pthread_mutex_lock(&f->lock);
+    c = f->cfg;
+    pthread_mutex_unlock(&f->lock);
+    return c;
+}
+
+void faults_set(struct faults *f, const struct fault_cfg *cfg)
+{
+    pthread_mutex_lock(&f->lock);
+    f->cfg = *cfg;
+    f->api_seen = f->bodies_seen = 0;
+    drop_windows(f);
+    pthread_mutex_unlock(&f->lock);
+}
+
+bool faults_fail_now(struct faults *f)
+{
+    bool fail;
+
+    pthread_mutex_lock(&f->lock);
+    f->api_seen++;
+    fail = f->cfg.fail_every && f->api_seen % f->cfg.fail_every == 0;
+    pthread_mutex_unlock(&f->lock);
+    return fail;
+}
+
+bool faults_drop_now(struct faults *f)
+{
+    bool drop = false;
+
+    pthread_mutex_lock(&f->lock);
+    if (f->cfg.drop_every) {
+        f->bodies_seen++;
+        drop = f->bodies_seen % f->cfg.drop_every == 0;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return drop;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct rl_window *window_for(struct faults *f, const char *who, bool tier2, unsigned limit)
+{
+    struct rl_window *v, *w;
+
+    for (size_t i = 0; i < f->n_windows; i++)
+        if (f->windows[i].tier2 == tier2 && strcmp(f->windows[i].who, who) == 0)
+            return &f->windows[i];
+    v = realloc(f->windows, (f->n_windows + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    f->windows = v;
+    w = &v[f->n_windows];
+    memset(w, 0, sizeof(*w));
+    w->who = strdup(who);
+    w->times = calloc(limit, sizeof(*w->times));
+    if (!w->who || !w->times) {
+        free(w->who);
+        free(w->times);
+        return NULL;
+    }
+    w->tier2 = tier2;
+    w->limit = limit;
+    f->n_windows++;
+    return w;
+}
+
+/* 0 and records now when admitted, else the whole seconds to wait (at least 1). */
+static unsigned admit(struct rl_window *w, int64_t now)
+{
+    int64_t oldest;
+
+    if (w->count < w->limit) {
+        w->times[(w->head + w->count++) % w->limit] = now;
+        return 0;
+    }
+    oldest = w->times[w->head];
+    if (now - oldest >= WINDOW_MS) {
+        w->times[w->head] = now;
+        w->head = (w->head + 1) % w->limit;
+        return 0;
+    }
+    return (unsigned)((oldest + WINDOW_MS - now + 999) / 1000);
+}
+
+unsigned faults_rate_check(struct faults *f, const char *who, bool tier2)
+{
+    struct rl_window *w;
+    unsigned wait = 0, limit;
+
+    pthread_mutex_lock(&f->lock);
+    limit = tier2 ? f->cfg.tier2 : f->cfg.tier1;
+    if (!f->cfg.rate_limit)
+        goto out;
+    if (limit == 0) {
+        wait = 60; /* a zero budget: nothing is ever admitted */
+        goto out;
+    }
+    w = window_for(f, who, tier2, limit);
+    if (w)
+        wait = admit(w, mono_ms());
+out:
+    pthread_mutex_unlock(&f->lock);
+    return wait;
+}

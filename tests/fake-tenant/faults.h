@@ -1,0 +1,44 @@
+/* faults: the misbehaviour a test can ask for (failures, dropped bodies, latency, hanging)
+ * and the service's rate limits. Settings change at run time through /__fake/fault, so
+ * they live behind a mutex and are read per request. */
+#ifndef FT_FAULTS_H
+#define FT_FAULTS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct fault_cfg {
+    unsigned fail_every; /* every Nth /api/ request answers 503; 0 off */
+    unsigned drop_every; /* every Nth /api/ response with a body is cut halfway; 0 off */
+    unsigned latency_ms; /* delay before each /api/ answer */
+    unsigned tier1;      /* GET requests per minute per key */
+    unsigned tier2;      /* POST/PATCH/DELETE requests per minute per key */
+    bool hang;           /* never answer /api/ requests */
+    bool rate_limit;
+};
+
+struct rl_window;
+
+struct faults {
+    pthread_mutex_t lock;
+    struct fault_cfg cfg;
+    uint64_t api_seen, bodies_seen;
+    struct rl_window *windows; /* one per (key, tier) seen */
+    size_t n_windows;
+};
+
+int faults_init(struct faults *f, const struct fault_cfg *cfg);
+void faults_destroy(struct faults *f);
+struct fault_cfg faults_get(struct faults *f);
+/* Replaces the settings and restarts the counters and rate windows. */
+void faults_set(struct faults *f, const struct fault_cfg *cfg);
+/* Counts one /api/ request; true when it is the one to fail. */
+bool faults_fail_now(struct faults *f);
+/* Counts one response body; true when it is the one to cut. */
+bool faults_drop_now(struct faults *f);
+/* Admits one request of who in the tier, or returns the seconds until it would be
+ * admitted (the Retry-After). 0 when admitted or when limits are off. */
+unsigned faults_rate_check(struct faults *f, const char *who, bool tier2);
+
+#endif

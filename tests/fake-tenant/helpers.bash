@@ -1,0 +1,48 @@
+# helpers.bash: shared by the fake-tenant suites. Loads tests/lib/tenant.bash.
+#   jget EXPR [ARGS] < JSON   prints a Python expression over the parsed document d (ARGS
+#                             are sys.argv[2:])
+#   jassert EXPR... < JSON    fails, naming it, on the first expression over d that is false
+#   mkzip OUT NAME=TEXT...    writes a zip with entries named exactly as given (unsafe
+#                             names included); NAME ending in / is a directory entry
+#   qext NAME                 a minimal valid .qext body whose display name is NAME
+#   body                      the last api_code response body
+#   hdr NAME FILE             the value of header NAME in a curl -D dump
+load ../lib/tenant
+
+jget() {
+    "$TENANT_PYTHON" -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$@"
+}
+
+jassert() {
+    "$TENANT_PYTHON" -c '
+import json, re, sys
+d = json.load(sys.stdin)
+for e in sys.argv[1:]:
+    if not eval(e):
+        sys.exit("jassert failed: " + e + "\n  in " + json.dumps(d)[:2000])
+' "$@"
+}
+
+mkzip() {
+    "$TENANT_PYTHON" - "$@" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for spec in sys.argv[2:]:
+        name, _, text = spec.partition("=")
+        info = zipfile.ZipInfo(name, (2024, 5, 6, 7, 8, 10))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        z.writestr(info, b"" if name.endswith("/") else text.encode())
+PY
+}
+
+qext() {
+    printf '{"name":"%s","type":"visualization","version":"1.0.0"}' "$1"
+}
+
+body() {
+    cat "${API_BODY:-$BATS_TEST_TMPDIR/api-body}"
+}
+
+hdr() {
+    tr -d '\r' <"$2" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" -F': ' 'tolower($1) == n {print $2}'
+}
