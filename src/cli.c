@@ -28,24 +28,29 @@ bool cli_is_subcommand(int argc, char *argv[])
                          !strcmp(argv[1], "trash"));
 }
 
-/* Reads a root attribute of a mount into a malloc'd string. */
+/* Reads a root attribute of a mount into a malloc'd string. The status document can grow
+ * between the size query and the read, so ERANGE means: ask again. */
 static char *root_attr(const char *mnt, const char *name)
 {
-    ssize_t n = getxattr(mnt, name, NULL, 0);
-    char *v;
+    for (int tries = 0; tries < 5; tries++) {
+        ssize_t n = getxattr(mnt, name, NULL, 0);
+        char *v;
 
-    if (n < 0)
-        return NULL;
-    v = malloc((size_t)n + 1);
-    if (!v)
-        return NULL;
-    n = getxattr(mnt, name, v, (size_t)n);
-    if (n < 0) {
+        if (n < 0)
+            return NULL;
+        v = malloc((size_t)n + 4096);
+        if (!v)
+            return NULL;
+        n = getxattr(mnt, name, v, (size_t)n + 4095);
+        if (n >= 0) {
+            v[n] = '\0';
+            return v;
+        }
         free(v);
-        return NULL;
+        if (errno != ERANGE)
+            return NULL;
     }
-    v[n] = '\0';
-    return v;
+    return NULL;
 }
 
 static double num(cJSON *o, const char *path1, const char *path2)
