@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE, KEY_TENANT };
@@ -325,6 +326,7 @@ static int build_context(struct qfs *q)
 
     q->uid = getuid();
     q->gid = getgid();
+    q->started = time(NULL);
     if (q->o.exclude && !(q->exclude_globs = path_globs_parse(q->o.exclude)))
         return -ENOMEM;
     if (make_dirs(q) != 0)

@@ -131,6 +131,7 @@ int node_getattr(struct qfs *q, const char *path, struct stat *st, struct node_f
         memset(st, 0, sizeof(*st));
         st->st_mode = S_IFDIR | 0755;
         st->st_nlink = 2;
+        st->st_mtime = st->st_ctime = st->st_atime = q->started;
         fix_owner(q, st);
     } else if (l.staged) {
         rc = local_path(q, &l, local, sizeof(local));

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct http;
 struct bcache;
@@ -56,6 +57,7 @@ struct qfs {
     char **exclude_globs;
     uid_t uid;
     gid_t gid;
+    time_t started;      /* the root directory's times */
     struct fuse *fuse;   /* for kernel cache invalidation; NULL in unit tests */
     struct auth *auth;   /* credentials; never logged, wiped at exit */
 };
