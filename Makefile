@@ -76,7 +76,7 @@ asan:
 deps:
 	@scripts/install-deps.sh --if-missing
 
-check: deps
+check: deps fuzz-replay-build
 	@$(MAKE) --no-print-directory tests
 	@$(MAKE) --no-print-directory asan
 	@scripts/check.sh
@@ -88,9 +88,11 @@ demo: deps
 bench: deps all
 	@scripts/bench.sh
 
+# QEXTFS_INSTALL_BIN lets the tests install the binary they run (e.g. the ASan build).
+QEXTFS_INSTALL_BIN ?= $(BUILD)/qextfs
 install: $(BUILD)/qextfs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(BUILD)/qextfs $(DESTDIR)$(PREFIX)/bin/qextfs
+	install -m 755 $(QEXTFS_INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/qextfs
 	install -m 644 docs/qextfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/qextfs.1
 	ln -sf ../bin/qextfs $(DESTDIR)$(PREFIX)/sbin/mount.qextfs
 	ln -sf ../bin/qextfs $(DESTDIR)$(PREFIX)/sbin/mount.fuse.qextfs
@@ -112,3 +114,62 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(FAKE_OBJ:.o=.d) $(BUILD)/obj/main.d \
          $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/unit/%.d) $(TOOL_SRC:tests/tools/%.c=$(BUILD)/obj/tools/%.d)
+
+# --- fuzzing (tests/fuzz/) ---------------------------------------------------------------
+# `make fuzz` builds each libFuzzer target with clang (coverage + ASan + UBSan, the sources it
+# tests compiled in directly) into $(BUILD)/fuzz/ and runs it for FUZZ_SECONDS on a copy of
+# its seed corpus in $(BUILD)/fuzz/corpus-<target>/; crashes land in
+# $(BUILD)/fuzz/artifacts-<target>/. `make fuzz-replay` runs the checked-in corpus through
+# the same targets built with gcc under ASan+UBSan, no libFuzzer needed (`make check` does
+# this too). Seeds are made by tests/fuzz/make_corpus.py. FUZZ_TARGETS picks targets.
+FUZZ_TARGETS ?= archive json path headers
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
+                -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=31 -DQEXTFS_VERSION='"$(VERSION)"' \
+                -pthread -Isrc -Itests/fuzz $(PKG_CFLAGS)
+FUZZ_SRC_archive := src/archive.c src/path.c src/log.c
+FUZZ_SRC_json    := src/api.c src/http.c src/path.c src/log.c
+FUZZ_SRC_path    := src/path.c
+FUZZ_SRC_headers := src/http.c src/log.c
+
+.PHONY: fuzz-build fuzz-replay fuzz-replay-build fuzz-replay-bins
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(wildcard src/*.h) $$(FUZZ_SRC_$$*)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(PKG_LIBS) -pthread -lm
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The replay programs are built in the ASan tree: build/asan/fuzz-replay-<target>.
+fuzz-replay-build:
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined fuzz-replay-bins
+
+fuzz-replay-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz-replay-%)
+	@:
+
+fuzz-replay: fuzz-replay-build
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    build/asan/fuzz-replay-$$t tests/fuzz/corpus/$$t || rc=1; \
+	done; exit $$rc
+
+$(BUILD)/obj/fuzz/replay-%.o: tests/fuzz/replay.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/fuzz -DFUZZ_TARGET='"fuzz_$*"' -c -o $@ $<
+
+$(BUILD)/obj/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/fuzz -c -o $@ $<
+
+.SECONDARY: $(FUZZ_TARGETS:%=$(BUILD)/obj/fuzz/replay-%.o) \
+            $(FUZZ_TARGETS:%=$(BUILD)/obj/fuzz/fuzz_%.o)
+$(BUILD)/fuzz-replay-%: $(BUILD)/obj/fuzz/replay-%.o $(BUILD)/obj/fuzz/fuzz_%.o $(BUILD)/libqextfs.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/fuzz/%.d: ;
+-include $(wildcard $(BUILD)/obj/fuzz/*.d)

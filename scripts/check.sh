@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-SUITES=${CHECK_SUITES:-"unit unit-asan valgrind fake-tenant e2e e2e-asan"}
+SUITES=${CHECK_SUITES:-"unit unit-asan valgrind fuzz fake-tenant e2e e2e-asan"}
 LOGDIR=$ROOT/build/test-logs
 mkdir -p "$LOGDIR"
 passed=0
@@ -64,6 +64,15 @@ for s in $SUITES; do
     valgrind)
         run_unit build/tests valgrind valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
             --errors-for-leak-kinds=definite,indirect --error-exitcode=99 ;;
+    fuzz) # the checked-in seed corpora through the fuzz targets under ASan+UBSan (tests/fuzz/)
+        make --no-print-directory fuzz-replay-build >"$LOGDIR/fuzz-build.log" 2>&1
+        count_tap "$LOGDIR/fuzz-build.log" $?
+        for c in tests/fuzz/corpus/*/; do
+            c=${c%/}
+            ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                "build/asan/fuzz-replay-${c##*/}" "$c" >"$LOGDIR/fuzz-${c##*/}.log" 2>&1
+            count_tap "$LOGDIR/fuzz-${c##*/}.log" $?
+        done ;;
     fake-tenant) run_bats fake-tenant tests/fake-tenant ;;
     e2e) run_bats e2e tests/e2e ;;
     e2e-asan)

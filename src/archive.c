@@ -37,6 +37,9 @@
 /* Entries plus synthesized directories. Bounds the memory a hostile archive of many deep,
  * distinct names can make the index take. */
 #define MAX_INDEX_ENTRIES (2 * ZIPX_MAX_ENTRIES)
+/* Bytes of names an index may hold. Implicit directories store their full paths, so deep
+ * names in a small archive would otherwise cost memory quadratic in the depth. */
+#define MAX_INDEX_NAME_BYTES (8u << 20)
 #define LOG_NAME_MAX 400
 
 struct zipx_index {
@@ -471,7 +474,11 @@ static size_t common_prefix(const char *a, const char *b)
 static int add_implicit_dirs(struct entry_list *l)
 {
     size_t real = l->n;
+    size_t bytes = 0;
     const char *prev = "";
+
+    for (size_t i = 0; i < real; i++)
+        bytes += strlen(l->v[i].name) + 1;
 
     for (size_t i = 0; i < real; i++) {
         const char *name = l->v[i].name;
@@ -486,7 +493,8 @@ static int add_implicit_dirs(struct entry_list *l)
                 .mtime = l->v[i].mtime,
             };
 
-            if (l->n >= MAX_INDEX_ENTRIES)
+            bytes += (size_t)(s - name) + 1;
+            if (l->n >= MAX_INDEX_ENTRIES || bytes > MAX_INDEX_NAME_BYTES)
                 return -EFBIG;
             d.name = strndup(name, (size_t)(s - name));
             if (!d.name || list_push(l, &d) != 0) {
@@ -544,9 +552,9 @@ static int read_entries(zip_t *za, struct entry_list *l, struct zipx_index *idx,
     rc = add_implicit_dirs(l);
     if (rc == -EFBIG)
         return set_err(err, errsz, rc,
-                       "the archive's names need more than %d entries with "
+                       "the archive's names need more than %d entries or %u bytes with "
                        "their directories",
-                       MAX_INDEX_ENTRIES);
+                       MAX_INDEX_ENTRIES, MAX_INDEX_NAME_BYTES);
     if (rc)
         return rc;
     if (l->n > 1)
@@ -701,6 +709,9 @@ int zipx_index_from_tail(const void *tail, size_t tail_len, uint64_t total_len,
     if (tail_len > total_len)
         return set_err(err, errsz, -EINVAL, "tail of %zu bytes is longer than the archive",
                        tail_len);
+    /* As zipx_index_open refuses an empty file: an empty body is no archive. */
+    if (total_len == 0)
+        return set_err(err, errsz, -EINVAL, "Not a zip archive");
     zip_error_init(&t.error);
     rc = tail_open(&t, &za, err, errsz);
     if (rc == 0) {
