@@ -16,12 +16,16 @@ LOGDIR=$ROOT/build/test-logs
 mkdir -p "$LOGDIR"
 passed=0
 failed=0
+skipped=0
 
 # Counts TAP lines in a log; a program that died without a plan line counts one failure.
 count_tap() {
     local log=$1 rc=$2 ok nok
-    ok=$(grep -cE '^ok ' "$log")
+    local skip
+    skip=$(grep -cE '^ok .*# (skip|SKIP)' "$log")
+    ok=$(( $(grep -cE '^ok ' "$log") - skip ))
     nok=$(grep -cE '^not ok ' "$log")
+    skipped=$((skipped + skip))
     if [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then
         nok=1
         echo "not ok - $(basename "$log") exited with status $rc" >>"$log"
@@ -84,5 +88,9 @@ for s in $SUITES; do
 done
 
 echo "logs: $LOGDIR"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]
