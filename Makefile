@@ -30,7 +30,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all asan tests install uninstall check demo bench stress fuzz format lint clean deps
+.PHONY: all asan tsan tests install uninstall check demo bench stress fuzz format lint clean deps
 all: $(BUILD)/qextfs $(BUILD)/fake-tenant
 
 $(BUILD)/libqextfs.a: $(LIB_OBJ)
@@ -72,6 +72,11 @@ tests: all $(UNIT_BIN) $(TOOL_BIN)
 asan:
 	$(MAKE) BUILD=build/asan SANITIZE=address,undefined tests
 
+# ThreadSanitizer for the unit tests that race threads on purpose (block cache, scheduler).
+TSAN_TESTS := test_blockcache test_staging test_http
+tsan:
+	$(MAKE) BUILD=build/tsan SANITIZE=thread $(TSAN_TESTS:%=build/tsan/tests/%)
+
 # Installs the build and test dependencies only when one is missing.
 deps:
 	@scripts/install-deps.sh --if-missing
@@ -79,6 +84,7 @@ deps:
 check: deps fuzz-replay-build
 	@$(MAKE) --no-print-directory tests
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory tsan
 	@scripts/check.sh
 
 demo: deps

@@ -3,6 +3,7 @@
 #   unit        cmocka programs in build/tests (TAP output)
 #   unit-asan   the same built with -fsanitize=address,undefined (build/asan/tests)
 #   valgrind    the unit programs under valgrind --leak-check=full --error-exitcode=99
+#   tsan        the concurrent unit programs (block cache, scheduler, http) under TSan
 #   fake-tenant bats suites under tests/fake-tenant/ against build/fake-tenant
 #   e2e         bats suites under tests/e2e/ mounting build/qextfs for real
 #   e2e-asan    the e2e suites again against the ASan+UBSan build (build/asan/qextfs), with
@@ -11,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-SUITES=${CHECK_SUITES:-"unit unit-asan valgrind fuzz fake-tenant e2e e2e-asan"}
+SUITES=${CHECK_SUITES:-"unit unit-asan valgrind tsan fuzz fake-tenant e2e e2e-asan"}
 LOGDIR=$ROOT/build/test-logs
 mkdir -p "$LOGDIR"
 passed=0
@@ -68,6 +69,7 @@ for s in $SUITES; do
     valgrind)
         run_unit build/tests valgrind valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
             --errors-for-leak-kinds=definite,indirect --error-exitcode=99 ;;
+    tsan) TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_unit build/tsan/tests tsan ;;
     fuzz) # the checked-in seed corpora through the fuzz targets under ASan+UBSan (tests/fuzz/)
         make --no-print-directory fuzz-replay-build >"$LOGDIR/fuzz-build.log" 2>&1
         count_tap "$LOGDIR/fuzz-build.log" $?
