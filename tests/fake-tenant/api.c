@@ -28,17 +28,25 @@ enum MHD_Result api_lookup_error(struct ft_req *r, int status)
 
 static const char *mime_of(const char *name)
 {
-    static const char *const map[] = {
-        "js",   "application/javascript", "mjs",  "application/javascript",
-        "css",  "text/css",               "json", "application/json",
-        "qext", "application/json",       "map",  "application/json",
-        "html", "text/html",              "htm",  "text/html",
-        "txt",  "text/plain",             "md",   "text/markdown",
-        "png",  "image/png",              "jpg",  "image/jpeg",
-        "jpeg", "image/jpeg",             "gif",  "image/gif",
-        "svg",  "image/svg+xml",          "woff", "font/woff",
-        "woff2", "font/woff2",            "ttf",  "font/ttf",
-        NULL};
+    static const char *const map[] = {"js",    "application/javascript",
+                                      "mjs",   "application/javascript",
+                                      "css",   "text/css",
+                                      "json",  "application/json",
+                                      "qext",  "application/json",
+                                      "map",   "application/json",
+                                      "html",  "text/html",
+                                      "htm",   "text/html",
+                                      "txt",   "text/plain",
+                                      "md",    "text/markdown",
+                                      "png",   "image/png",
+                                      "jpg",   "image/jpeg",
+                                      "jpeg",  "image/jpeg",
+                                      "gif",   "image/gif",
+                                      "svg",   "image/svg+xml",
+                                      "woff",  "font/woff",
+                                      "woff2", "font/woff2",
+                                      "ttf",   "font/ttf",
+                                      NULL};
     const char *dot = strrchr(name, '.');
 
     if (!dot || strchr(dot, '/'))
@@ -122,8 +130,7 @@ static enum MHD_Result api_filepath(struct ft_req *r)
         snprintf(msg, sizeof(msg), "File %s does not exist in the extension", r->filepath);
         ret = respond_error(r, 404, msg, r->id, NULL, NULL);
     } else {
-        ret = respond_error(r, 500, "Could not read the file from the archive", r->id, NULL,
-                            NULL);
+        ret = respond_error(r, 500, "Could not read the file from the archive", r->id, NULL, NULL);
     }
     blob_unref(b);
     free(name);

@@ -24,8 +24,8 @@ static bool check_data(struct ft_req *r, struct checked_upload *out, enum MHD_Re
 
     out->data = cJSON_ParseWithLength((const char *)r->up.data.data, r->up.data.len);
     if (!cJSON_IsObject(out->data)) {
-        *ret = respond_error(r, 415, "The data part is not a valid JSON object", NULL, "/data",
-                             NULL);
+        *ret =
+            respond_error(r, 415, "The data part is not a valid JSON object", NULL, "/data", NULL);
         return false;
     }
     if (model_check_data(out->data, why, sizeof(why), &field) != 0) {
@@ -36,11 +36,10 @@ static bool check_data(struct ft_req *r, struct checked_upload *out, enum MHD_Re
     return true;
 }
 
-static bool check_file(struct ft_req *r, bool limits, struct checked_upload *out,
-                       enum MHD_Result *ret)
+static bool check_file(struct ft_req *r, struct checked_upload *out, enum MHD_Result *ret)
 {
     char why[512];
-    int rc = zcheck_archive(r->up.file.data, r->up.file.len, limits, &out->zi, why, sizeof(why));
+    int rc = zcheck_archive(r->up.file.data, r->up.file.len, true, &out->zi, why, sizeof(why));
 
     if (rc != 0) {
         *ret = respond_error(r, rc, why, out->zi.qext_name, "/file", NULL);
@@ -55,29 +54,28 @@ static bool check_file(struct ft_req *r, bool limits, struct checked_upload *out
     return true;
 }
 
-bool upload_check(struct ft_req *r, bool limits, struct checked_upload *out, enum MHD_Result *ret)
+bool upload_check(struct ft_req *r, struct checked_upload *out, enum MHD_Result *ret)
 {
     const struct upload *u = &r->up;
 
     memset(out, 0, sizeof(*out));
     if (u->not_multipart) {
-        *ret = respond_error(r, 415, "The request body must be multipart/form-data", NULL, NULL,
-                             NULL);
+        *ret =
+            respond_error(r, 415, "The request body must be multipart/form-data", NULL, NULL, NULL);
         return false;
     }
     if (u->bad) {
-        *ret = respond_error(r, 415, "The multipart/form-data body is malformed", NULL, NULL,
-                             NULL);
+        *ret = respond_error(r, 415, "The multipart/form-data body is malformed", NULL, NULL, NULL);
         return false;
     }
     if (u->too_big) {
-        *ret = respond_error(r, 413, "The upload is larger than the service accepts", NULL,
-                             NULL, NULL);
+        *ret = respond_error(r, 413, "The upload is larger than the service accepts", NULL, NULL,
+                             NULL);
         return false;
     }
     if (u->have_data && !check_data(r, out, ret))
         return false;
-    if (u->have_file && !check_file(r, limits, out, ret))
+    if (u->have_file && !check_file(r, out, ret))
         return false;
     return true;
 }
@@ -110,11 +108,13 @@ enum MHD_Result api_create(struct ft_req *r)
     char why[512] = "", *json = NULL;
     int rc;
 
-    if (!upload_check(r, true, &cu, &ret))
+    if (!upload_check(r, &cu, &ret))
         goto out;
     if (!cu.zip && !target_name(&cu)) {
-        ret = respond_error(r, 422, "Provide an extension archive as 'file' or a qextFilename "
-                                    "in 'data'", NULL, "/file", NULL);
+        ret = respond_error(r, 422,
+                            "Provide an extension archive as 'file' or a qextFilename "
+                            "in 'data'",
+                            NULL, "/file", NULL);
         goto out;
     }
     c.archive = cu.zip;
@@ -138,14 +138,13 @@ enum MHD_Result api_patch(struct ft_req *r)
 
     if (rc != 200)
         return api_lookup_error(r, rc);
-    if (!upload_check(r, true, &cu, &ret))
+    if (!upload_check(r, &cu, &ret))
         goto out;
     c.archive = cu.zip;
     c.zi = &cu.zi;
     c.originalname = r->up.filename;
     c.data = cu.data;
-    rc = store_update(&r->srv->store, r->id, &c, r->srv->opt.real_shape, &json, why,
-                      sizeof(why));
+    rc = store_update(&r->srv->store, r->id, &c, r->srv->opt.real_shape, &json, why, sizeof(why));
     ret = answer(r, rc, 200, json, why, &cu);
 out:
     checked_upload_free(&cu);

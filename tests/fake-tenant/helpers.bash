@@ -1,9 +1,11 @@
 # helpers.bash: shared by the fake-tenant suites. Loads tests/lib/tenant.bash.
 #   jget EXPR [ARGS] < JSON   prints a Python expression over the parsed document d (ARGS
 #                             are sys.argv[2:])
-#   jassert EXPR... < JSON    fails, naming it, on the first expression over d that is false
+#   jassert EXPR... < JSON    fails, naming it, on the first expression over d that is false;
+#                             with JB=FILE, b is that file's JSON (a "before" document)
 #   mkzip OUT NAME=TEXT...    writes a zip with entries named exactly as given (unsafe
-#                             names included); NAME ending in / is a directory entry
+#                             names included); NAME ending in / is a directory entry;
+#                             NAME=@FILE takes the content from FILE
 #   qext NAME                 a minimal valid .qext body whose display name is NAME
 #   body                      the last api_code response body
 #   hdr NAME FILE             the value of header NAME in a curl -D dump
@@ -15,8 +17,9 @@ jget() {
 
 jassert() {
     "$TENANT_PYTHON" -c '
-import json, re, sys
+import json, os, re, sys
 d = json.load(sys.stdin)
+b = json.load(open(os.environ["JB"])) if os.environ.get("JB") else None
 for e in sys.argv[1:]:
     if not eval(e):
         sys.exit("jassert failed: " + e + "\n  in " + json.dumps(d)[:2000])
@@ -31,7 +34,8 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
         name, _, text = spec.partition("=")
         info = zipfile.ZipInfo(name, (2024, 5, 6, 7, 8, 10))
         info.compress_type = zipfile.ZIP_DEFLATED
-        z.writestr(info, b"" if name.endswith("/") else text.encode())
+        data = open(text[1:], "rb").read() if text.startswith("@") else text.encode()
+        z.writestr(info, b"" if name.endswith("/") else data)
 PY
 }
 

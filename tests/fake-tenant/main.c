@@ -14,21 +14,21 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: fake-tenant [options]\n"
-            "  --port N          listen on 127.0.0.1:N (0: any free port); prints LISTENING <port>\n"
-            "  --api-key KEY     accept this bearer key (repeatable; none: no auth)\n"
-            "  --seed DIR        one extension per subfolder of DIR\n"
-            "  --generate N      N generated extensions\n"
-            "  --state DIR       persist extensions in DIR and resume from it\n"
-            "  --real-shape      answer in the live service's shape (updatedAt, file{...})\n"
-            "  --ranges          honour Range on the file endpoints\n"
-            "  --latency-ms N    delay every /api/ answer\n"
-            "  --fail-every N    every Nth /api/ request gets 503\n"
-            "  --drop-every N    every Nth /api/ body is cut halfway\n"
-            "  --rate-limit      enforce tier 1/2 limits (--tier1 N, --tier2 N per minute)\n"
-            "  --hang            never answer /api/ requests\n"
-            "  --log FILE        one JSON line per request\n");
+    fprintf(
+        f, "usage: fake-tenant [options]\n"
+           "  --port N          listen on 127.0.0.1:N (0: any free port); prints LISTENING <port>\n"
+           "  --api-key KEY     accept this bearer key (repeatable; none: no auth)\n"
+           "  --seed DIR        one extension per subfolder of DIR\n"
+           "  --generate N      N generated extensions\n"
+           "  --state DIR       persist extensions in DIR and resume from it\n"
+           "  --real-shape      answer in the live service's shape (updatedAt, file{...})\n"
+           "  --ranges          honour Range on the file endpoints\n"
+           "  --latency-ms N    delay every /api/ answer\n"
+           "  --fail-every N    every Nth /api/ request gets 503\n"
+           "  --drop-every N    every Nth /api/ body is cut halfway\n"
+           "  --rate-limit      enforce tier 1/2 limits (--tier1 N, --tier2 N per minute)\n"
+           "  --hang            never answer /api/ requests\n"
+           "  --log FILE        one JSON line per request\n");
 }
 
 static bool parse_num(const char *s, unsigned *out)
@@ -42,17 +42,33 @@ static bool parse_num(const char *s, unsigned *out)
     return true;
 }
 
-enum { O_PORT = 256, O_KEY, O_SEED, O_GEN, O_STATE, O_REAL, O_RANGES, O_LAT, O_FAIL, O_DROP,
-       O_RATE, O_T1, O_T2, O_HANG, O_LOG, O_HELP };
+enum {
+    O_PORT = 256,
+    O_KEY,
+    O_SEED,
+    O_GEN,
+    O_STATE,
+    O_REAL,
+    O_RANGES,
+    O_LAT,
+    O_FAIL,
+    O_DROP,
+    O_RATE,
+    O_T1,
+    O_T2,
+    O_HANG,
+    O_LOG,
+    O_HELP
+};
 
 static int add_key(struct ft_options *o, const char *key)
 {
-    char **v = realloc(o->keys, (o->n_keys + 1) * sizeof(*v));
+    const char **v = realloc(o->keys, (o->n_keys + 1) * sizeof(*v));
 
     if (!v)
         return -1;
     o->keys = v;
-    o->keys[o->n_keys++] = (char *)key;
+    o->keys[o->n_keys++] = key;
     return 0;
 }
 
@@ -63,43 +79,89 @@ static bool set_number(struct ft_options *o, int opt, const char *arg)
     if (!parse_num(arg, &n))
         return false;
     switch (opt) {
-    case O_PORT: o->port = (int)n; return n <= 65535;
-    case O_GEN: o->generate = n; return true;
-    case O_LAT: o->faults.latency_ms = n; return true;
-    case O_FAIL: o->faults.fail_every = n; return true;
-    case O_DROP: o->faults.drop_every = n; return true;
-    case O_T1: o->faults.tier1 = n; return true;
-    case O_T2: o->faults.tier2 = n; return true;
-    default: return false;
+    case O_PORT:
+        o->port = (int)n;
+        return n <= 65535;
+    case O_GEN:
+        o->generate = n;
+        return true;
+    case O_LAT:
+        o->faults.latency_ms = n;
+        return true;
+    case O_FAIL:
+        o->faults.fail_every = n;
+        return true;
+    case O_DROP:
+        o->faults.drop_every = n;
+        return true;
+    case O_T1:
+        o->faults.tier1 = n;
+        return true;
+    case O_T2:
+        o->faults.tier2 = n;
+        return true;
+    default:
+        return false;
     }
 }
 
 /* 0 ok, 1 help printed, -1 bad usage. */
 static int parse_options(int argc, char **argv, struct ft_options *o)
 {
-    static const struct option longs[] = {
-        {"port", 1, 0, O_PORT},         {"api-key", 1, 0, O_KEY},     {"seed", 1, 0, O_SEED},
-        {"generate", 1, 0, O_GEN},      {"state", 1, 0, O_STATE},     {"real-shape", 0, 0, O_REAL},
-        {"ranges", 0, 0, O_RANGES},     {"latency-ms", 1, 0, O_LAT},  {"fail-every", 1, 0, O_FAIL},
-        {"drop-every", 1, 0, O_DROP},   {"rate-limit", 0, 0, O_RATE}, {"tier1", 1, 0, O_T1},
-        {"tier2", 1, 0, O_T2},          {"hang", 0, 0, O_HANG},       {"log", 1, 0, O_LOG},
-        {"help", 0, 0, O_HELP},         {0, 0, 0, 0}};
+    static const struct option longs[] = {{"port", 1, 0, O_PORT},
+                                          {"api-key", 1, 0, O_KEY},
+                                          {"seed", 1, 0, O_SEED},
+                                          {"generate", 1, 0, O_GEN},
+                                          {"state", 1, 0, O_STATE},
+                                          {"real-shape", 0, 0, O_REAL},
+                                          {"ranges", 0, 0, O_RANGES},
+                                          {"latency-ms", 1, 0, O_LAT},
+                                          {"fail-every", 1, 0, O_FAIL},
+                                          {"drop-every", 1, 0, O_DROP},
+                                          {"rate-limit", 0, 0, O_RATE},
+                                          {"tier1", 1, 0, O_T1},
+                                          {"tier2", 1, 0, O_T2},
+                                          {"hang", 0, 0, O_HANG},
+                                          {"log", 1, 0, O_LOG},
+                                          {"help", 0, 0, O_HELP},
+                                          {0, 0, 0, 0}};
     int c;
 
     o->faults.tier1 = 1000;
     o->faults.tier2 = 100;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
-        case O_KEY: if (add_key(o, optarg) != 0) return -1; break;
-        case O_SEED: o->seed_dir = optarg; break;
-        case O_STATE: o->state_dir = optarg; break;
-        case O_LOG: o->log_path = optarg; break;
-        case O_REAL: o->real_shape = true; break;
-        case O_RANGES: o->ranges = true; break;
-        case O_RATE: o->faults.rate_limit = true; break;
-        case O_HANG: o->faults.hang = true; break;
-        case O_HELP: usage(stdout); return 1;
-        case '?': usage(stderr); return -1;
+        case O_KEY:
+            if (add_key(o, optarg) != 0)
+                return -1;
+            break;
+        case O_SEED:
+            o->seed_dir = optarg;
+            break;
+        case O_STATE:
+            o->state_dir = optarg;
+            break;
+        case O_LOG:
+            o->log_path = optarg;
+            break;
+        case O_REAL:
+            o->real_shape = true;
+            break;
+        case O_RANGES:
+            o->ranges = true;
+            break;
+        case O_RATE:
+            o->faults.rate_limit = true;
+            break;
+        case O_HANG:
+            o->faults.hang = true;
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 1;
+        case '?':
+            usage(stderr);
+            return -1;
         default:
             if (!set_number(o, c, optarg)) {
                 fprintf(stderr, "fake-tenant: bad number '%s'\n", optarg);
@@ -151,7 +213,7 @@ static void fini(struct ft_server *srv)
     xcache_destroy(&srv->xcache);
     faults_destroy(&srv->faults);
     stats_destroy(&srv->stats);
-    free(srv->opt.keys);
+    free((void *)srv->opt.keys);
 }
 
 int main(int argc, char **argv)
@@ -165,7 +227,7 @@ int main(int argc, char **argv)
     log_init("fake-tenant", false, getenv("FAKE_TENANT_DEBUG") != NULL);
     rc = parse_options(argc, argv, &srv->opt);
     if (rc != 0) {
-        free(srv->opt.keys);
+        free((void *)srv->opt.keys);
         free(srv);
         return rc > 0 ? 0 : 2;
     }

@@ -17,29 +17,48 @@ struct field {
 
 /* What a client may set through `data`; read-only fields are accepted and ignored. */
 static const struct field settable[] = {
-    {"icon", F_STR},        {"name", F_STR},        {"tags", F_STRS},
-    {"type", F_STR},        {"author", F_STR},      {"bundle", F_OBJ},
-    {"bundled", F_BOOL},    {"license", F_STR},     {"preview", F_STR},
-    {"version", F_STR},     {"homepage", F_STR},    {"keywords", F_STR},
-    {"loadpath", F_STR},    {"supplier", F_STR},    {"supernova", F_BOOL},
-    {"deprecated", F_STR},  {"repository", F_STR},  {"description", F_STR},
-    {"qextVersion", F_STR}, {"dependencies", F_OBJ}, {"qextFilename", F_STR},
-    {"file", F_IGNORED},    {"checksum", F_IGNORED}, {"id", F_IGNORED},
-    {"userId", F_IGNORED},  {"tenantId", F_IGNORED}, {"updateAt", F_IGNORED},
-    {"createdAt", F_IGNORED}, {"migrationState", F_IGNORED},
+    {"icon", F_STR},
+    {"name", F_STR},
+    {"tags", F_STRS},
+    {"type", F_STR},
+    {"author", F_STR},
+    {"bundle", F_OBJ},
+    {"bundled", F_BOOL},
+    {"license", F_STR},
+    {"preview", F_STR},
+    {"version", F_STR},
+    {"homepage", F_STR},
+    {"keywords", F_STR},
+    {"loadpath", F_STR},
+    {"supplier", F_STR},
+    {"supernova", F_BOOL},
+    {"deprecated", F_STR},
+    {"repository", F_STR},
+    {"description", F_STR},
+    {"qextVersion", F_STR},
+    {"dependencies", F_OBJ},
+    {"qextFilename", F_STR},
+    {"file", F_IGNORED},
+    {"checksum", F_IGNORED},
+    {"id", F_IGNORED},
+    {"userId", F_IGNORED},
+    {"tenantId", F_IGNORED},
+    {"updateAt", F_IGNORED},
+    {"createdAt", F_IGNORED},
+    {"migrationState", F_IGNORED},
 };
 
 static const char *const derived[] = {
-    "name",     "type",     "version", "qextVersion", "author",     "description",
-    "icon",     "preview",  "keywords", "license",    "homepage",   "repository",
-    "bundle",   "bundled",  "supernova", "dependencies", "loadpath", NULL};
+    "name",   "type",    "version",   "qextVersion",  "author",   "description",
+    "icon",   "preview", "keywords",  "license",      "homepage", "repository",
+    "bundle", "bundled", "supernova", "dependencies", "loadpath", NULL};
 
 /* The reference's field order; the real service's differs only in spelling. */
 static const char *const order[] = {
-    "id",        "file",     "icon",      "name",         "tags",        "type",
-    "author",    "bundle",   "userId",    "bundled",      "license",     "preview",
-    "version",   "checksum", "homepage",  "keywords",     "loadpath",    "supplier",
-    "tenantId",  "updateAt", "createdAt", "supernova",    "deprecated",  "repository",
+    "id",          "file",        "icon",         "name",         "tags",           "type",
+    "author",      "bundle",      "userId",       "bundled",      "license",        "preview",
+    "version",     "checksum",    "homepage",     "keywords",     "loadpath",       "supplier",
+    "tenantId",    "updateAt",    "createdAt",    "supernova",    "deprecated",     "repository",
     "description", "qextVersion", "dependencies", "qextFilename", "migrationState", NULL};
 
 static const char *qext_str(const cJSON *qext, const char *key)
@@ -189,9 +208,9 @@ static int check_rename(const cJSON *data, char *why, size_t whysz, const char *
 {
     const cJSON *qf = cJSON_GetObjectItemCaseSensitive(data, "qextFilename");
 
-    if (cJSON_IsString(qf) && (!qf->valuestring[0] || strchr(qf->valuestring, '/') ||
-                               strcmp(qf->valuestring, ".") == 0 ||
-                               strcmp(qf->valuestring, "..") == 0)) {
+    if (cJSON_IsString(qf) &&
+        (!qf->valuestring[0] || strchr(qf->valuestring, '/') || strcmp(qf->valuestring, ".") == 0 ||
+         strcmp(qf->valuestring, "..") == 0)) {
         snprintf(why, whysz, "'qextFilename' must be a non-empty name without '/'");
         *field = "qextFilename";
         return 422;

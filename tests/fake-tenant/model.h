@@ -16,11 +16,11 @@ struct blob;
 /* One extension, live or soft-deleted. Owned by the store; see store.h for locking. */
 struct ext {
     char id[33];
-    cJSON *attrs;        /* every model field but the ones below; holds qextFilename */
+    cJSON *attrs;         /* every model field but the ones below; holds qextFilename */
     struct blob *archive; /* NULL for an extension created from `data` alone */
-    char *prefix;        /* folder of the .qext inside the archive: "" or "top/" */
-    char *originalname;  /* file name the archive was uploaded under */
-    char checksum[33];   /* md5 hex of the archive, "" without one */
+    char *prefix;         /* folder of the .qext inside the archive: "" or "top/" */
+    char *originalname;   /* file name the archive was uploaded under */
+    char checksum[33];    /* md5 hex of the archive, "" without one */
     int64_t created_ms, updated_ms;
     bool deleted;
 };

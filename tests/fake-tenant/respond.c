@@ -125,20 +125,34 @@ enum MHD_Result respond_empty(struct ft_req *r, int status)
 static const char *title_of(int status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
     }
 }
 
@@ -151,8 +165,7 @@ static uint64_t mix(uint64_t z)
 }
 
 enum MHD_Result respond_error(struct ft_req *r, int status, const char *message,
-                              const char *resource, const char *pointer,
-                              const char *const *hdrs)
+                              const char *resource, const char *pointer, const char *const *hdrs)
 {
     cJSON *o = cJSON_CreateObject(), *meta = cJSON_CreateObject();
     struct blob *b = NULL;

@@ -14,8 +14,7 @@ enum MHD_Result respond_json(struct ft_req *r, int status, char *text);
 enum MHD_Result respond_empty(struct ft_req *r, int status);
 /* The reference's error object; resource and pointer may be NULL. */
 enum MHD_Result respond_error(struct ft_req *r, int status, const char *message,
-                              const char *resource, const char *pointer,
-                              const char *const *hdrs);
+                              const char *resource, const char *pointer, const char *const *hdrs);
 /* A file download: honours a single Range when the server runs with --ranges. */
 enum MHD_Result respond_download(struct ft_req *r, const char *ctype, struct blob *b,
                                  const char *const *hdrs);

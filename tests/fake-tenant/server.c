@@ -221,9 +221,8 @@ static enum MHD_Result dispatch(struct ft_req *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct ft_req *r = *con_cls;
 
@@ -279,13 +278,13 @@ int server_start(struct ft_server *srv)
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)srv->opt.port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    srv->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK,
-        keep_escaped, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                       MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                                   0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
+                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                   MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, srv,
+                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+                                   MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!srv->daemon) {
         log_err("fake-tenant: cannot listen on 127.0.0.1:%d", srv->opt.port);
         return -1;

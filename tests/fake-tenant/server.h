@@ -23,7 +23,7 @@ struct ft_options {
     const char *seed_dir, *state_dir, *log_path;
     unsigned generate;
     bool real_shape, ranges;
-    char **keys; /* accepted bearer keys; none: no auth */
+    const char **keys; /* accepted bearer keys; none: no auth */
     size_t n_keys;
     struct fault_cfg faults;
 };
@@ -45,16 +45,16 @@ struct ft_req {
     struct ft_server *srv;
     struct MHD_Connection *conn;
     char method[16];
-    char *path;              /* as sent, still percent-encoded, no query */
-    bool api, special;       /* under /api/, under /__fake/ */
+    char *path;        /* as sent, still percent-encoded, no query */
+    bool api, special; /* under /api/, under /__fake/ */
     bool authorized;
-    enum route_kind kind;    /* for /api/ paths */
-    enum route_key rk;       /* stats key, RK_NONE when none applies */
-    char *id, *filepath;     /* decoded path parameters */
-    int bad_path;            /* HTTP status when the path did not parse, else 0 */
+    enum route_kind kind; /* for /api/ paths */
+    enum route_key rk;    /* stats key, RK_NONE when none applies */
+    char *id, *filepath;  /* decoded path parameters */
+    int bad_path;         /* HTTP status when the path did not parse, else 0 */
     struct upload up;
     uint64_t bytes_in, bytes_out;
-    int status;              /* 0 until a response is queued */
+    int status; /* 0 until a response is queued */
     int64_t start_ns;
 };
 
@@ -65,15 +65,5 @@ void server_stop(struct ft_server *srv);
 /* The handlers behind the routes. Each queues exactly one response. */
 enum MHD_Result api_dispatch(struct ft_req *r);
 enum MHD_Result special_dispatch(struct ft_req *r);
-
-/* Shared by the handlers: the upload's checks, in the order the service applies them. */
-struct checked_upload {
-    cJSON *data;       /* parsed `data` part or NULL */
-    struct blob *zip;  /* the `file` part or NULL */
-    struct zinfo zi;
-};
-/* Validates r's upload; on failure queues the error response and returns false. */
-bool upload_check(struct ft_req *r, bool limits, struct checked_upload *out, enum MHD_Result *ret);
-void checked_upload_free(struct checked_upload *cu);
 
 #endif

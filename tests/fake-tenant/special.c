@@ -120,8 +120,8 @@ static enum MHD_Result fake_put(struct ft_req *r, const char *enc)
     int rc = 400;
 
     if (!name || r->up.too_big) {
-        ret = respond_error(r, name ? 413 : 400, name ? "Body too large" : "Bad name", NULL,
-                            NULL, NULL);
+        ret = respond_error(r, name ? 413 : 400, name ? "Body too large" : "Bad name", NULL, NULL,
+                            NULL);
         goto out;
     }
     rc = zcheck_archive(r->up.raw.data, r->up.raw.len, false, &zi, why, sizeof(why));

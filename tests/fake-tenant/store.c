@@ -28,8 +28,7 @@ static uint64_t splitmix(uint64_t *x)
  * clients meet that case early. Deterministic in n so test runs are reproducible. */
 static void make_id(uint64_t stream, uint64_t n, char out[33])
 {
-    static const char alpha[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint64_t x = ID_SEED ^ (stream << 48) ^ n;
 
     for (int i = 0; i < 32; i++)
@@ -136,9 +135,13 @@ static int lookup(struct store *s, const char *key, size_t *idx)
 static bool name_taken(struct store *s, const char *name, const struct ext *except)
 {
     for (size_t i = 0; i < s->n; i++) {
-        const char *n = model_name(s->v[i]->attrs);
+        const struct ext *e = s->v[i];
+        const char *n;
 
-        if (s->v[i] != except && !s->v[i]->deleted && n && strcmp(n, name) == 0)
+        if (e == except || e->deleted)
+            continue;
+        n = model_name(e->attrs);
+        if (n && strcmp(n, name) == 0)
             return true;
     }
     return false;
@@ -349,8 +352,7 @@ static struct ext *changed(const struct ext *old, const struct ext_change *c, co
 
     if (!e)
         return NULL;
-    if (c->archive &&
-        (set_archive(e, c, checksum) != 0 || model_merge_qext(e->attrs, fresh) != 0))
+    if (c->archive && (set_archive(e, c, checksum) != 0 || model_merge_qext(e->attrs, fresh) != 0))
         goto fail;
     if (c->data && model_apply_data(e->attrs, c->data, !c->archive) != 0)
         goto fail;

@@ -28,10 +28,10 @@ struct store {
 
 /* What a create or update brings: an archive with its check result, client data, or both. */
 struct ext_change {
-    struct blob *archive;      /* new archive (the store takes its own reference) or NULL */
-    const struct zinfo *zi;    /* its check result, set with archive */
-    const char *originalname;  /* upload file name, may be NULL */
-    const cJSON *data;         /* checked client data or NULL */
+    struct blob *archive;     /* new archive (the store takes its own reference) or NULL */
+    const struct zinfo *zi;   /* its check result, set with archive */
+    const char *originalname; /* upload file name, may be NULL */
+    const cJSON *data;        /* checked client data or NULL */
 };
 
 /* Loads state_dir/state.json when there is one. Returns 1 loaded, 0 empty, -1 error. */

@@ -21,7 +21,7 @@ struct upload {
     enum upload_mode mode;
     struct MHD_PostProcessor *pp;
     struct buf file, data, raw;
-    char *filename;  /* the file part's filename, if any */
+    char *filename;     /* the file part's filename, if any */
     bool not_multipart; /* multipart was wanted but the Content-Type is something else */
     bool have_file, have_data;
     bool too_big; /* a part or the raw body passed its limit */

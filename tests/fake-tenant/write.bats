@@ -59,23 +59,32 @@ post_zip() { # ZIP [curl args] -> status; body via body()
 }
 
 @test "422: two .qext, no .qext, unsafe names, a .qext that is not a JSON object, not a zip" {
-    mkzip "$W/two.zip" "a.qext=$(qext A)" "b/b.qext=$(qext B)"
-    mkzip "$W/none.zip" "main.js=x"
-    mkzip "$W/dotdot.zip" "ok.qext=$(qext Ok)" "../evil.js=x"
-    mkzip "$W/abs.zip" "ok.qext=$(qext Ok)" "/etc/evil.js=x"
-    mkzip "$W/backslash.zip" "ok.qext=$(qext Ok)" 'lib\evil.js=x'
-    mkzip "$W/deep.zip" "a/b/deep.qext=$(qext Deep)"
-    mkzip "$W/notjson.zip" "bad.qext={not json"
-    mkzip "$W/array.zip" 'arr.qext=["a"]'
+    "$TENANT_PYTHON" - "$W" <<'PY'
+import sys, zipfile
+q = '{"name":"Q","type":"visualization"}'
+cases = {
+    "two": {"a.qext": q, "b/b.qext": q},
+    "none": {"main.js": "x"},
+    "dotdot": {"ok.qext": q, "../evil.js": "x"},
+    "abs": {"ok.qext": q, "/etc/evil.js": "x"},
+    "backslash": {"ok.qext": q, "lib\\evil.js": "x"},
+    "deep": {"a/b/deep.qext": q},
+    "notjson": {"bad.qext": "{not json"},
+    "array": {"arr.qext": '["a"]'},
+}
+for name, entries in cases.items():
+    with zipfile.ZipFile(f"{sys.argv[1]}/{name}.zip", "w") as z:
+        for entry, text in entries.items():
+            z.writestr(zipfile.ZipInfo(entry), text)
+PY
     printf 'not a zip at all' >"$W/text.zip"
     for z in two none dotdot abs backslash deep notjson array text; do
         [ "$(post_zip "$W/$z.zip")" = 422 ] || { echo "$z: $(body)"; false; }
-        body | jassert 'd["title"] == "Unprocessable Entity"' 'd["status"] == 422' \
-            'len(d["meta"]["message"]) > 5'
+        body | grep -q '^{"title":"Unprocessable Entity","status":422,.*"meta":{"message":"..'
     done
-    post_zip "$W/two.zip" >/dev/null && body | jassert '"more than one .qext" in d["meta"]["message"]'
-    post_zip "$W/dotdot.zip" >/dev/null && body | jassert '"../evil.js" in d["meta"]["message"]'
-    post_zip "$W/notjson.zip" >/dev/null && body | jassert '"not a JSON object" in d["meta"]["message"]'
+    post_zip "$W/two.zip" >/dev/null && body | grep -q 'more than one .qext'
+    post_zip "$W/dotdot.zip" >/dev/null && body | grep -qF "'../evil.js' is not allowed"
+    post_zip "$W/notjson.zip" >/dev/null && body | grep -q 'not a JSON object'
     # a data field of the wrong type, and neither file nor qextFilename
     [ "$(api_code POST "" -F 'data={"name":5}' -F "file=@$W/hello.zip")" = 422 ]
     body | jassert 'd["source"]["pointer"] == "/data/name"'
@@ -119,7 +128,7 @@ with open(f"{w}/huge.part", "wb") as f:
 PY
     for z in bigzip bigfile many total; do
         [ "$(post_zip "$W/$z.zip")" = 413 ] || { echo "$z: $(body)"; false; }
-        body | jassert 'd["title"] == "Payload Too Large"' 'd["status"] == 413'
+        body | grep -q '^{"title":"Payload Too Large","status":413,'
     done
     [ "$(post_zip "$W/huge.part")" = 413 ]
     [ "$(post_zip "$W/hello.zip")" = 201 ]
@@ -131,10 +140,9 @@ PY
     body >"$W/before.json"
     sleep 0.01
     [ "$(api_code PATCH /hello -F 'data={"name":"Renamed","tags":["t"],"description":"d"}')" = 200 ]
-    before=$(cat "$W/before.json")
-    body | jassert 'd["name"] == "Renamed"' 'd["tags"] == ["t"]' 'd["description"] == "d"' \
-        "d['checksum'] == $before['checksum']" "d['createdAt'] == $before['createdAt']" \
-        "d['updateAt'] > $before['updateAt']" "d['id'] == $before['id']"
+    body | JB=$W/before.json jassert 'd["name"] == "Renamed"' 'd["tags"] == ["t"]' \
+        'd["description"] == "d"' 'd["checksum"] == b["checksum"]' \
+        'd["createdAt"] == b["createdAt"]' 'd["updateAt"] > b["updateAt"]' 'd["id"] == b["id"]' 
     tenant_archive hello "$W/back.zip"
     cmp "$W/hello.zip" "$W/back.zip"
 }
@@ -156,10 +164,12 @@ PY
 
 @test "updateAt strictly increases on every PATCH, even within one millisecond" {
     [ "$(post_zip "$W/hello.zip")" = 201 ]
+    pids=()
     for i in 1 2 3 4 5 6; do
         api PATCH /hello -F "data={\"description\":\"$i\"}" -o "$W/p$i.json" &
+        pids+=($!)
     done
-    wait
+    for p in "${pids[@]}"; do wait "$p"; done
     cat "$W"/p?.json | "$TENANT_PYTHON" -c '
 import json, re, sys
 stamps = [json.loads(l)["updateAt"] for l in sys.stdin.read().replace("}{", "}\n{").splitlines()]
@@ -227,9 +237,8 @@ assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", s) for s in s
     tenant_archive hello "$W/now.zip"
     cmp "$W/theirs.zip" "$W/now.zip"
     sum=$(md5sum <"$W/theirs.zip" | cut -d' ' -f1)
-    before=$(cat "$W/before.json")
-    api GET /hello | jassert "d['checksum'] == '$sum'" "d['updateAt'] > $before['updateAt']" \
-        'd["name"] == "Theirs"' "d['id'] == $before['id']"
+    api GET /hello | JB=$W/before.json jassert "d['checksum'] == '$sum'" \
+        'd["updateAt"] > b["updateAt"]' 'd["name"] == "Theirs"' 'd["id"] == b["id"]' 
     [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary 'junk' "$TENANT_URL/__fake/put/hello")" = 422 ]
     [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary "@$W/theirs.zip" "$TENANT_URL/__fake/put/nope")" = 404 ]
 }

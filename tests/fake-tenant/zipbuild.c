@@ -5,6 +5,7 @@
 #include "blob.h"
 #include "log.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,12 +63,35 @@ static int set_meta(struct zipw *w, zip_uint64_t idx, uint32_t unix_mode, uint32
     return 0;
 }
 
+/* Zip tools store what does not compress; a byte histogram of the first 64 KiB tells, and
+ * spares start-up the deflating of big random seed files. */
+static bool incompressible(const unsigned char *p, size_t len)
+{
+    unsigned counts[256] = {0};
+    const size_t n = 65536;
+    double bits = 0;
+
+    if (len < n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        counts[p[i]]++;
+    for (int c = 0; c < 256; c++) {
+        double q = (double)counts[c] / (double)n;
+
+        if (counts[c])
+            bits -= q * log2(q);
+    }
+    return bits > 7.9;
+}
+
 int zipw_add_file(struct zipw *w, const char *name, void *data, size_t len, mode_t mode,
                   time_t mtime, bool store)
 {
-    zip_source_t *s = zip_source_buffer(w->za, data, len, 1);
+    zip_source_t *s;
     zip_int64_t idx;
 
+    store = store || incompressible(data, len);
+    s = zip_source_buffer(w->za, data, len, 1);
     if (!s) {
         free(data);
         w->failed = true;
@@ -82,7 +106,9 @@ int zipw_add_file(struct zipw *w, const char *name, void *data, size_t len, mode
     }
     /* Big files get the fast level: start-up time of seeded tests is what it costs. */
     if (zip_set_file_compression(w->za, (zip_uint64_t)idx, store ? ZIP_CM_STORE : ZIP_CM_DEFLATE,
-                                 store ? 0 : len > 4 * 1024 * 1024 ? 1 : 6) != 0 ||
+                                 store                   ? 0
+                                 : len > 4 * 1024 * 1024 ? 1
+                                                         : 6) != 0 ||
         set_meta(w, (zip_uint64_t)idx, S_IFREG | (mode & 07777), 0, mtime) != 0) {
         w->failed = true;
         return -1;

@@ -39,8 +39,11 @@ tenant_start() {
     TENANT_LOG=$(mktemp "$dir/tenant-log.XXXXXX")
     TENANT_KEY=
     for a in "$@"; do
-        if [ "$prev" = --api-key ] && [ -z "$TENANT_KEY" ]; then
-            TENANT_KEY=$a
+        if [ -z "$TENANT_KEY" ]; then
+            case $prev/$a in
+            --api-key/*) TENANT_KEY=$a ;;
+            */--api-key=*) TENANT_KEY=${a#--api-key=} ;;
+            esac
         fi
         prev=$a
     done
@@ -85,6 +88,12 @@ tenant_stop() {
     fi
     wait "$TENANT_PID" 2>/dev/null || true
     TENANT_PID=
+    # Under a sanitizer build (FAKE_TENANT_BIN) any report fails the caller.
+    if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$TENANT_LOG" 2>/dev/null; then
+        echo "sanitizer report in $TENANT_LOG:" >&2
+        grep -A20 -E "AddressSanitizer|LeakSanitizer|runtime error:" "$TENANT_LOG" | head -60 >&2
+        return 1
+    fi
 }
 
 tenant_stats() {

@@ -1,0 +1,143 @@
+#!/usr/bin/env bats
+# Faults on a real mount: a hanging tenant, a full staging disk, the tenant dying in the
+# middle of an upload, qextfs killed in a burst of saves, and who may see the mount. Each
+# ends by checking what the tenant holds.
+load ../lib/tenant
+load ../lib/mount
+
+setup() {
+    MNT= STATE= QEXTFS_LOG=
+    SEED=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$SEED/alpha" "$SEED/beta"
+    echo '{"name":"Alpha"}' >"$SEED/alpha/alpha.qext"
+    echo 'alpha one' >"$SEED/alpha/alpha.js"
+    echo '{"name":"Beta"}' >"$SEED/beta/beta.qext"
+    echo 'beta one' >"$SEED/beta/beta.js"
+}
+
+teardown() {
+    mount_stop
+    tenant_stop
+    if [ -n "${TMPFS:-}" ]; then umount "$TMPFS" 2>/dev/null || umount -l "$TMPFS"; fi
+}
+
+fsync_file() {
+    python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    os.fsync(fd); print("OK")
+except OSError as e:
+    print(os.strerror(e.errno))
+os.close(fd)
+PY
+}
+
+@test "a hanging tenant: requests fail within timeout, the mount stays usable, unmount works" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    TIMEOUT=2 mount_start -o list_ttl=1
+    cat "$MNT/alpha/alpha.js" >/dev/null
+    tenant_fault hang=1
+    start=$SECONDS
+    run timeout 60 cat "$MNT/beta/beta.js"
+    echo "$output ($((SECONDS - start)) s)"
+    [ "$status" -ne 0 ]
+    [ $((SECONDS - start)) -lt 45 ]
+    # what was cached still reads, and the tenant coming back heals the rest
+    [ "$(cat "$MNT/alpha/alpha.js")" = 'alpha one' ]
+    tenant_fault hang=0
+    wait_for cat "$MNT/beta/beta.js"
+    [ "$(cat "$MNT/beta/beta.js")" = 'beta one' ]
+}
+
+@test "unmount works while the tenant hangs, and the change survives for the next mount" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY" --state "$BATS_TEST_TMPDIR/tstate"
+    TIMEOUT=2 UPLOAD_DELAY=60 mount_start
+    echo 'written while it hangs' >"$MNT/alpha/alpha.js"
+    tenant_fault hang=1
+    timeout 120 bash -c "fusermount3 -u '$MNT'; while kill -0 $QEXTFS_PID 2>/dev/null; do sleep 0.2; done"
+    QEXTFS_PID=
+    grep -q "will be uploaded at the next mount" "$QEXTFS_LOG"
+    tenant_fault hang=0
+    QEXTFS_LOG=$BATS_TEST_TMPDIR/second.log MNT= mount_start
+    mount_stop
+    tenant_unpack alpha "$BATS_TEST_TMPDIR/a"
+    [ "$(cat "$BATS_TEST_TMPDIR/a/alpha.js")" = 'written while it hangs' ]
+}
+
+@test "a full staging disk gives ENOSPC and keeps what was staged" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    TMPFS=$BATS_TEST_TMPDIR/small
+    mkdir -p "$TMPFS"
+    mount -t tmpfs -o size=1m tmpfs "$TMPFS"
+    STATE=$TMPFS/state UPLOAD_DELAY=60 mount_start
+    echo 'small change' >"$MNT/alpha/alpha.js"
+    run dd if=/dev/zero of="$MNT/alpha/big.bin" bs=64k count=64
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"No space left on device"* ]]
+    [ "$(cat "$MNT/alpha/alpha.js")" = 'small change' ]
+    rm -f "$MNT/alpha/big.bin"
+    mount_stop
+    tenant_unpack alpha "$BATS_TEST_TMPDIR/a"
+    [ "$(cat "$BATS_TEST_TMPDIR/a/alpha.js")" = 'small change' ]
+}
+
+@test "the tenant killed in the middle of a PATCH and restarted: the upload completes once" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY" --state "$BATS_TEST_TMPDIR/tstate"
+    port=${TENANT_URL##*:}
+    mount_start
+    ls "$MNT/alpha" >/dev/null
+    tenant_fault latency_ms=3000
+    echo 'through a tenant crash' >"$MNT/alpha/alpha.js"
+    sleep 1.5 # the upload is now waiting for the tenant's answer
+    kill -9 "$TENANT_PID"
+    wait "$TENANT_PID" 2>/dev/null || true
+    TENANT_PID=
+    tenant_start --api-key "$TEST_KEY" --state "$BATS_TEST_TMPDIR/tstate" --port "$port"
+    mount_stop
+    tenant_unpack alpha "$BATS_TEST_TMPDIR/a"
+    [ "$(cat "$BATS_TEST_TMPDIR/a/alpha.js")" = 'through a tenant crash' ]
+    n=$(tenant_curl "$TENANT_URL/api/v1/extensions" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]))')
+    [ "$n" -eq 2 ]
+}
+
+@test "qextfs killed in a burst of saves: every completed save reaches the tenant, nothing torn" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    UPLOAD_DELAY=0.2 mount_start
+    ls "$MNT/alpha" >/dev/null
+    # editor-style saves: write a temporary, then rename it over the file
+    (
+        for i in $(seq 1 400); do
+            head -c 20000 /dev/zero | tr '\0' "$(printf '\\%03o' $((65 + i % 26)))" >"$MNT/alpha/.save.tmp" || exit 0
+            echo " save $i" >>"$MNT/alpha/.save.tmp" || exit 0
+            mv "$MNT/alpha/.save.tmp" "$MNT/alpha/alpha.js" || exit 0
+            echo "$i" >"$BATS_TEST_TMPDIR/last-save"
+        done
+    ) &
+    saver=$!
+    sleep 2
+    mount_kill
+    wait "$saver" || true
+    last=$(cat "$BATS_TEST_TMPDIR/last-save")
+    echo "last completed save: $last"
+    QEXTFS_LOG=$BATS_TEST_TMPDIR/second.log MNT= mount_start
+    mount_stop
+    tenant_unpack alpha "$BATS_TEST_TMPDIR/a"
+    got=$(cat "$BATS_TEST_TMPDIR/a/alpha.js")
+    # the content is one whole save: 20000 identical letters then " save N", N >= last
+    [ "$(printf '%s' "$got" | head -c 20000 | tr -d "${got:0:1}" | wc -c)" -eq 0 ]
+    n=${got##* save }
+    echo "tenant holds save $n"
+    [ "$n" -ge "$last" ]
+    [ ! -e "$BATS_TEST_TMPDIR/a/.save.tmp" ]
+}
+
+@test "the mount is private to its user and files carry the user's ids" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    mount_start
+    [ "$(stat -c %u:%g "$MNT/alpha/alpha.js")" = "$(id -u):$(id -g)" ]
+    run su nobody -s /bin/sh -c "ls '$MNT'"
+    [ "$status" -ne 0 ]
+    grep -q "default_permissions" /proc/mounts || grep "$MNT" /proc/mounts
+}
