@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
-/* Renew this long before the service says the token expires. */
-#define RENEW_MARGIN_S 60
+/* Renew a tenth of a token's life before it expires, at most a minute before. */
+#define RENEW_MARGIN_MAX_S 60
 
 struct auth {
     pthread_mutex_t lock;
@@ -28,7 +28,7 @@ struct auth {
     char *client_id;
     char *client_secret;
     char *token;
-    time_t expires_at;
+    time_t renew_at; /* when a new token is fetched before this one expires */
     struct http *http;
 };
 
@@ -151,9 +151,12 @@ static int fetch_token(struct auth *a)
     wipe_free(a->token);
     a->token = strdup(tok->valuestring);
     explicit_bzero(tok->valuestring, strlen(tok->valuestring));
-    a->expires_at = time(NULL) + (cJSON_IsNumber(exp) ? (time_t)exp->valuedouble : 3600);
+    time_t life = cJSON_IsNumber(exp) && exp->valuedouble > 0 ? (time_t)exp->valuedouble : 3600;
+    time_t margin = life / 10 < RENEW_MARGIN_MAX_S ? life / 10 : RENEW_MARGIN_MAX_S;
+
+    a->renew_at = time(NULL) + life - margin;
     rc = a->token ? 0 : -ENOMEM;
-    log_dbg("OAuth token obtained, valid for %ld s", (long)(a->expires_at - time(NULL)));
+    log_dbg("OAuth token obtained, valid for %ld s", (long)life);
 out:
     if (resp.body)
         explicit_bzero(resp.body, resp.body_len);
@@ -172,7 +175,7 @@ int auth_header(void *arg, bool force_refresh, char *buf, size_t bufsz)
         rc = (size_t)snprintf(buf, bufsz, "Bearer %s", a->api_key) < bufsz ? 0 : -ENAMETOOLONG;
         goto out;
     }
-    if (force_refresh || !a->token || time(NULL) + RENEW_MARGIN_S >= a->expires_at)
+    if (force_refresh || !a->token || time(NULL) >= a->renew_at)
         rc = fetch_token(a);
     if (rc == 0)
         rc = (size_t)snprintf(buf, bufsz, "Bearer %s", a->token) < bufsz ? 0 : -ENAMETOOLONG;

@@ -205,3 +205,38 @@ YML
         grep -q "$cmd" "$BATS_TEST_TMPDIR/man.txt"
     done
 }
+
+oauth_tokens() {
+    tenant_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["oauth_tokens"])'
+}
+
+@test "OAuth client credentials: mounts, renews the token before it expires" {
+    tenant_start --seed "$SEED" --client cid:s3cret --token-life 3
+    secret=$BATS_TEST_TMPDIR/secret
+    (umask 077 && echo s3cret >"$secret")
+    QLIK_API_KEY= mount_start -o client_id=cid,client_secret_file="$secret",list_ttl=1
+    [ "$(ls "$MNT" | sort | tr '\n' ' ')" = "alpha beta " ]
+    sleep 4
+    [ "$(ls "$MNT" | sort | tr '\n' ' ')" = "alpha beta " ]
+    cat "$MNT/alpha/alpha.js" >/dev/null
+    echo 'with a token' >"$MNT/alpha/alpha.js"
+    mount_stop
+    [ "$(oauth_tokens)" -ge 2 ]
+    tenant_unpack alpha "$BATS_TEST_TMPDIR/a"
+    [ "$(cat "$BATS_TEST_TMPDIR/a/alpha.js")" = 'with a token' ]
+    ! grep -q s3cret "$QEXTFS_LOG"
+}
+
+@test "OAuth: a token the service no longer knows is renewed once after a 401" {
+    tenant_start --seed "$SEED" --client cid:s3cret --state "$BATS_TEST_TMPDIR/ts"
+    port=${TENANT_URL##*:}
+    secret=$BATS_TEST_TMPDIR/secret
+    (umask 077 && echo s3cret >"$secret")
+    QLIK_API_KEY= mount_start -o client_id=cid,client_secret_file="$secret",list_ttl=1
+    ls "$MNT" >/dev/null
+    tenant_stop # a restart forgets every token
+    tenant_start --client cid:s3cret --state "$BATS_TEST_TMPDIR/ts" --port "$port"
+    sleep 1.2
+    [ "$(ls "$MNT/beta" | sort | tr '\n' ' ')" = "beta.js beta.qext " ]
+    [ "$(oauth_tokens)" -eq 1 ]
+}

@@ -28,6 +28,8 @@ static void usage(FILE *f)
            "  --drop-every N    every Nth /api/ body is cut halfway\n"
            "  --rate-limit      enforce tier 1/2 limits (--tier1 N, --tier2 N per minute)\n"
            "  --hang            never answer /api/ requests\n"
+           "  --client ID:SECRET  accept OAuth client credentials at POST /oauth/token\n"
+           "  --token-life S    seconds an OAuth token lives (default 21600)\n"
            "  --log FILE        one JSON line per request\n");
 }
 
@@ -58,6 +60,8 @@ enum {
     O_T2,
     O_HANG,
     O_LOG,
+    O_CLIENT,
+    O_TOKEN_LIFE,
     O_HELP
 };
 
@@ -123,6 +127,8 @@ static int parse_options(int argc, char **argv, struct ft_options *o)
                                           {"tier2", 1, 0, O_T2},
                                           {"hang", 0, 0, O_HANG},
                                           {"log", 1, 0, O_LOG},
+                                          {"client", 1, 0, O_CLIENT},
+                                          {"token-life", 1, 0, O_TOKEN_LIFE},
                                           {"help", 0, 0, O_HELP},
                                           {0, 0, 0, 0}};
     int c;
@@ -143,6 +149,12 @@ static int parse_options(int argc, char **argv, struct ft_options *o)
             break;
         case O_LOG:
             o->log_path = optarg;
+            break;
+        case O_CLIENT:
+            o->client = optarg;
+            break;
+        case O_TOKEN_LIFE:
+            o->token_life = (unsigned)strtoul(optarg, NULL, 10);
             break;
         case O_REAL:
             o->real_shape = true;
@@ -196,6 +208,13 @@ static int populate(struct ft_server *srv)
 
 static int init(struct ft_server *srv)
 {
+    oauth_init(&srv->oauth);
+    if (srv->opt.token_life)
+        srv->oauth.token_life = srv->opt.token_life;
+    if (srv->opt.client && !oauth_set_client(&srv->oauth, srv->opt.client)) {
+        log_err("fake-tenant: --client wants ID:SECRET");
+        return -1;
+    }
     if (stats_init(&srv->stats, srv->opt.log_path) != 0) {
         log_err("fake-tenant: cannot open the log %s", srv->opt.log_path);
         return -1;
@@ -213,6 +232,7 @@ static void fini(struct ft_server *srv)
     xcache_destroy(&srv->xcache);
     faults_destroy(&srv->faults);
     stats_destroy(&srv->stats);
+    oauth_free(&srv->oauth);
     free((void *)srv->opt.keys);
 }
 

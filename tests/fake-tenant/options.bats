@@ -283,3 +283,23 @@ PY
     # the same archive through the API is too large
     [ "$(api_code POST "" -F "file=@$BATS_TEST_TMPDIR/a.zip")" = 413 ]
 }
+
+@test "--client: POST /oauth/token trades client credentials for a bearer token that expires" {
+    tenant_start --generate 2 --client cid:s3cret --token-life 2
+    body='{"client_id":"cid","client_secret":"s3cret","grant_type":"client_credentials"}'
+    tok=$(curl -sS -X POST -H 'Content-Type: application/json' -d "$body" "$TENANT_URL/oauth/token" |
+        python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["expires_in"]==2; print(d["access_token"])')
+    [ -n "$tok" ]
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "$TENANT_URL/api/v1/extensions")
+    [ "$code" = 200 ]
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$TENANT_URL/api/v1/extensions")
+    [ "$code" = 401 ]
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"client_id":"cid","client_secret":"no","grant_type":"client_credentials"}' "$TENANT_URL/oauth/token")
+    [ "$code" = 401 ]
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"client_id":"cid","client_secret":"s3cret","grant_type":"password"}' "$TENANT_URL/oauth/token")
+    [ "$code" = 400 ]
+    sleep 2.2
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "$TENANT_URL/api/v1/extensions")
+    [ "$code" = 401 ]
+    [ "$(tenant_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["oauth_tokens"])')" -eq 3 ]
+}

@@ -108,11 +108,13 @@ static const char *bearer(struct MHD_Connection *c)
     return h;
 }
 
-static bool authorized(const struct ft_server *srv, struct MHD_Connection *c)
+static bool authorized(struct ft_server *srv, struct MHD_Connection *c)
 {
     const char *tok = bearer(c);
 
-    if (srv->opt.n_keys == 0)
+    if (srv->opt.n_keys == 0 && !srv->oauth.client_id)
+        return true;
+    if (oauth_token_valid(&srv->oauth, tok))
         return true;
     for (size_t i = 0; tok && i < srv->opt.n_keys; i++)
         if (strcmp(tok, srv->opt.keys[i]) == 0)
@@ -123,6 +125,8 @@ static bool authorized(const struct ft_server *srv, struct MHD_Connection *c)
 static enum upload_mode body_mode(const struct ft_req *r)
 {
     if (r->special && strcmp(r->method, "POST") == 0 && strncmp(r->path, "/__fake/put/", 12) == 0)
+        return UP_RAW;
+    if (r->oauth)
         return UP_RAW;
     if (r->api && r->authorized && (r->rk == RK_CREATE || r->rk == RK_PATCH))
         return UP_MULTIPART;
@@ -159,6 +163,9 @@ static struct ft_req *req_new(struct ft_server *srv, struct MHD_Connection *c, c
     }
     r->api = strncmp(url, "/api/", 5) == 0;
     r->special = strncmp(url, "/__fake/", 8) == 0;
+    r->oauth = strcmp(url, "/oauth/token") == 0 && strcmp(method, "POST") == 0;
+    if (r->oauth)
+        stats_oauth(&srv->stats);
     if (r->api) {
         parse_api_path(r);
         r->rk = route_key_of(r->method, r->kind);
@@ -213,6 +220,8 @@ static enum MHD_Result dispatch(struct ft_req *r)
 
     if (r->special)
         return special_dispatch(r);
+    if (r->oauth)
+        return oauth_token_request(r);
     if (!r->api)
         return respond_error(r, 404, "No such route", NULL, NULL, NULL);
     if (!pass_gates(r, &ret))

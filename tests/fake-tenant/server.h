@@ -8,6 +8,7 @@
 #define FT_SERVER_H
 
 #include "faults.h"
+#include "oauth.h"
 #include "stats.h"
 #include "store.h"
 #include "upload.h"
@@ -25,6 +26,8 @@ struct ft_options {
     bool real_shape, ranges;
     const char **keys; /* accepted bearer keys; none: no auth */
     size_t n_keys;
+    char *client;        /* --client ID:SECRET for POST /oauth/token */
+    unsigned token_life; /* --token-life seconds, 0 = the default 6 h */
     struct fault_cfg faults;
 };
 
@@ -34,6 +37,7 @@ struct ft_server {
     struct stats stats;
     struct faults faults;
     struct xcache xcache;
+    struct oauth oauth;
     struct MHD_Daemon *daemon;
     atomic_bool stopping;
     atomic_uint_fast64_t trace_seq;
@@ -47,6 +51,7 @@ struct ft_req {
     char method[16];
     char *path;        /* as sent, still percent-encoded, no query */
     bool api, special; /* under /api/, under /__fake/ */
+    bool oauth;        /* POST /oauth/token */
     bool authorized;
     enum route_kind kind; /* for /api/ paths */
     enum route_key rk;    /* stats key, RK_NONE when none applies */

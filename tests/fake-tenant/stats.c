@@ -63,6 +63,13 @@ void stats_response(struct stats *st, int status, uint64_t bytes_out)
     pthread_mutex_unlock(&st->lock);
 }
 
+void stats_oauth(struct stats *st)
+{
+    pthread_mutex_lock(&st->lock);
+    st->oauth_tokens++;
+    pthread_mutex_unlock(&st->lock);
+}
+
 void stats_bytes_in(struct stats *st, uint64_t n)
 {
     pthread_mutex_lock(&st->lock);
@@ -73,7 +80,7 @@ void stats_bytes_in(struct stats *st, uint64_t n)
 void stats_reset(struct stats *st)
 {
     pthread_mutex_lock(&st->lock);
-    st->requests = st->status_429 = st->bytes_in = st->bytes_out = 0;
+    st->requests = st->status_429 = st->bytes_in = st->bytes_out = st->oauth_tokens = 0;
     memset(st->by_route, 0, sizeof(st->by_route));
     st->n_status = 0;
     pthread_mutex_unlock(&st->lock);
@@ -86,6 +93,7 @@ static cJSON *stats_doc(const struct stats *st)
     char code[16];
 
     cJSON_AddNumberToObject(o, "requests", (double)st->requests);
+    cJSON_AddNumberToObject(o, "oauth_tokens", (double)st->oauth_tokens);
     routes = cJSON_AddObjectToObject(o, "by_route");
     codes = cJSON_AddObjectToObject(o, "by_status");
     if (!routes || !codes) {

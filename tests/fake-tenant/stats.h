@@ -25,6 +25,7 @@ enum route_key {
 struct stats {
     pthread_mutex_t lock;
     uint64_t requests, status_429, bytes_in, bytes_out;
+    uint64_t oauth_tokens; /* POST /oauth/token requests (outside /api/, not in requests) */
     uint64_t by_route[RK_COUNT];
     struct {
         int status;
@@ -40,6 +41,7 @@ void stats_destroy(struct stats *st);
 void stats_request(struct stats *st, enum route_key rk);
 void stats_response(struct stats *st, int status, uint64_t bytes_out);
 void stats_bytes_in(struct stats *st, uint64_t n);
+void stats_oauth(struct stats *st);
 void stats_reset(struct stats *st);
 /* The stats document, malloc'd; NULL on ENOMEM. */
 char *stats_json(struct stats *st);
