@@ -352,7 +352,6 @@ static void free_context(struct qfs *q)
     }
     free(q->state_dir);
     path_globs_free(q->exclude_globs);
-    auth_free(q->auth);
 }
 
 int main(int argc, char *argv[])
@@ -367,13 +366,15 @@ int main(int argc, char *argv[])
     cli_defaults(&c);
     if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0)
         return 2;
-    if (c.o.show_help) {
-        usage(argv[0]);
-        return 0;
-    }
-    if (c.o.show_version) {
-        printf("qextfs %s (libfuse %d, %s)\n", QEXTFS_VERSION, fuse_version(), curl_version());
-        return 0;
+    if (c.o.show_help || c.o.show_version) {
+        if (c.o.show_help)
+            usage(argv[0]);
+        else
+            printf("qextfs %s (libfuse %d, %s)\n", QEXTFS_VERSION, fuse_version(),
+                   curl_version());
+        q.o = c.o; /* so the shared cleanup below frees the option strings */
+        rc = 0;
+        goto out;
     }
     rc = configure(&c, &q);
     if (rc)
@@ -396,6 +397,7 @@ out_curl:
     free_context(&q);
     curl_global_cleanup();
 out:
+    auth_free(q.auth);
     fuse_opt_free_args(&args);
     free(c.cache_size);
     free(c.block_size);
