@@ -39,7 +39,7 @@ static bool check_data(struct ft_req *r, struct checked_upload *out, enum MHD_Re
 static bool check_file(struct ft_req *r, struct checked_upload *out, enum MHD_Result *ret)
 {
     char why[512];
-    int rc = zcheck_archive(r->up.file.data, r->up.file.len, true, &out->zi, why, sizeof(why));
+    int rc = zcheck_archive(r->up.file.data, r->up.file.len, ZC_LIMITS, &out->zi, why, sizeof(why));
 
     if (rc != 0) {
         *ret = respond_error(r, rc, why, out->zi.qext_name, "/file", NULL);

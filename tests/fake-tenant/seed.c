@@ -26,7 +26,7 @@ int populate_add(struct store *s, struct blob *zip, const char *originalname)
     char why[512] = "", *json = NULL;
     int rc;
 
-    rc = zcheck_archive(zip->data, zip->len, false, &zi, why, sizeof(why));
+    rc = zcheck_archive(zip->data, zip->len, 0, &zi, why, sizeof(why));
     if (rc != 0) {
         log_err("fake-tenant: %s: %s", originalname, why);
         blob_unref(zip);

@@ -109,7 +109,8 @@ static enum MHD_Result fake_archive(struct ft_req *r, const char *enc)
 }
 
 /* Another user replacing the archive on the tenant: same checks as an upload, without the
- * size limits, so tests can plant archives bigger than the service would take. */
+ * size limits, so tests can plant archives bigger than the service would take; with
+ * ?unsafe=1 also without the name rule, to plant hostile entries. */
 static enum MHD_Result fake_put(struct ft_req *r, const char *enc)
 {
     char *name = path_url_decode(enc, strlen(enc), NULL), *json = NULL, why[512] = "";
@@ -124,7 +125,12 @@ static enum MHD_Result fake_put(struct ft_req *r, const char *enc)
                             NULL);
         goto out;
     }
-    rc = zcheck_archive(r->up.raw.data, r->up.raw.len, false, &zi, why, sizeof(why));
+    const char *unsafe =
+        MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "unsafe");
+
+    rc = zcheck_archive(r->up.raw.data, r->up.raw.len,
+                        unsafe && !strcmp(unsafe, "1") ? ZC_UNSAFE_NAMES : 0, &zi, why,
+                        sizeof(why));
     if (rc != 0) {
         ret = respond_error(r, rc, why, name, NULL, NULL);
         goto out;

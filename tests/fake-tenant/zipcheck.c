@@ -68,8 +68,10 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 /* Walks the central directory: names, limits, and the one .qext. */
-static int scan_entries(zip_t *za, bool limits, zip_int64_t *qext_idx, char *why, size_t whysz)
+static int scan_entries(zip_t *za, unsigned flags, zip_int64_t *qext_idx, char *why,
+                        size_t whysz)
 {
+    bool limits = flags & ZC_LIMITS;
     zip_int64_t n = zip_get_num_entries(za, 0);
     uint64_t files = 0, total = 0;
 
@@ -82,7 +84,7 @@ static int scan_entries(zip_t *za, bool limits, zip_int64_t *qext_idx, char *why
             snprintf(why, whysz, "Archive entry %lld is unreadable", (long long)i);
             return 422;
         }
-        if (!path_entry_is_safe(st.name, strlen(st.name))) {
+        if (!path_entry_is_safe(st.name, strlen(st.name)) && !(flags & ZC_UNSAFE_NAMES)) {
             snprintf(why, whysz, "Archive entry name '%s' is not allowed", st.name);
             return 422;
         }
@@ -171,7 +173,7 @@ out:
     return rc;
 }
 
-int zcheck_archive(const void *zip, size_t len, bool limits, struct zinfo *out, char *why,
+int zcheck_archive(const void *zip, size_t len, unsigned flags, struct zinfo *out, char *why,
                    size_t whysz)
 {
     zip_t *za = NULL;
@@ -179,7 +181,7 @@ int zcheck_archive(const void *zip, size_t len, bool limits, struct zinfo *out, 
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (limits && len > ZC_MAX_ZIP) {
+    if ((flags & ZC_LIMITS) && len > ZC_MAX_ZIP) {
         snprintf(why, whysz, "Archive is larger than 30 MB");
         return 413;
     }
@@ -188,7 +190,7 @@ int zcheck_archive(const void *zip, size_t len, bool limits, struct zinfo *out, 
         snprintf(why, whysz, "The file is not a zip archive");
         return 422;
     }
-    rc = scan_entries(za, limits, &qidx, why, whysz);
+    rc = scan_entries(za, flags, &qidx, why, whysz);
     if (rc == 0)
         rc = parse_qext(za, qidx, out, why, whysz);
     zip_discard(za);

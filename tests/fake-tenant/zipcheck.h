@@ -20,9 +20,13 @@ struct zinfo {
     cJSON *qext;     /* the parsed .qext, a JSON object */
 };
 
-/* Checks an archive. Returns 0 and fills out, or an HTTP status (413 past a limit when
- * limits is set, 422 invalid, 500 out of memory) with the reason in why. */
-int zcheck_archive(const void *zip, size_t len, bool limits, struct zinfo *out, char *why,
+/* What zcheck_archive enforces beyond the structure. ZC_UNSAFE_NAMES lets tests plant an
+ * archive with hostile names (as an old or third-party upload might have left one). */
+enum { ZC_LIMITS = 1, ZC_UNSAFE_NAMES = 2 };
+
+/* Checks an archive. Returns 0 and fills out, or an HTTP status (413 past a limit with
+ * ZC_LIMITS, 422 invalid, 500 out of memory) with the reason in why. */
+int zcheck_archive(const void *zip, size_t len, unsigned flags, struct zinfo *out, char *why,
                    size_t whysz);
 void zinfo_free(struct zinfo *zi);
 

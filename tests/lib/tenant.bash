@@ -9,6 +9,7 @@
 #   tenant_fault key=val...     changes fault settings at run time (fail_every, drop_every,
 #                               latency_ms, hang, rate_limit, tier1, tier2)
 #   tenant_put NAME ZIP         replaces NAME's archive behind every client's back
+#   tenant_put_unsafe NAME ZIP  the same, letting hostile entry names through
 #   tenant_curl ARGS...         curl -sS with the bearer key ($QLIK_API_KEY, else the first
 #                               --api-key given to tenant_start)
 #   api METHOD PATH [ARGS...]   tenant_curl -X METHOD on $TENANT_URL/api/v1/extensions$PATH,
@@ -135,6 +136,12 @@ tenant_fault() {
 tenant_put() {
     curl -sS --fail -o /dev/null -X POST -H 'Content-Type: application/zip' \
         --data-binary "@$2" "$TENANT_URL/__fake/put/$(urlencode "$1")"
+}
+
+# Like tenant_put, without the name rule: plants archives with hostile entries.
+tenant_put_unsafe() {
+    curl -sS --fail -o /dev/null -X POST -H 'Content-Type: application/zip' \
+        --data-binary "@$2" "$TENANT_URL/__fake/put/$(urlencode "$1")?unsafe=1"
 }
 
 tenant_curl() {

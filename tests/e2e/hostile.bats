@@ -1,0 +1,118 @@
+#!/usr/bin/env bats
+# Hostile archives on a real mount: the service (or whoever uploaded) is the attacker.
+# Entries with "..", absolute names, symlinks, duplicates, lying sizes and absurd entry
+# counts are hidden or refused with a log line; the rest stays readable, the mount
+# survives, and nothing is written outside the mount or the staging area.
+load ../lib/tenant
+load ../lib/mount
+
+setup() {
+    MNT= STATE= QEXTFS_LOG=
+    SEED=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$SEED/evil" "$SEED/good"
+    echo '{"name":"Evil"}' >"$SEED/evil/evil.qext"
+    echo 'evil();' >"$SEED/evil/evil.js"
+    echo '{"name":"Good"}' >"$SEED/good/good.qext"
+    echo 'good();' >"$SEED/good/good.js"
+}
+
+teardown() {
+    mount_stop
+    tenant_stop
+}
+
+# make_zip OUT: a zip with safe entries plus the hostile ones named in $HOSTILE.
+make_zip() {
+    python3 - "$1" <<'PY'
+import sys, zipfile, stat
+out = sys.argv[1]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("evil.qext", '{"name":"Evil"}')
+    z.writestr("evil.js", "evil();\n")
+    z.writestr("lib/ok.js", "ok();\n")
+    z.writestr("../qx-hostile-escape.js", "should never be written\n")
+    z.writestr("lib/../../qx-hostile-escape2.js", "nor this\n")
+    z.writestr("/abs.js", "nor this\n")
+    info = zipfile.ZipInfo("link.js")
+    info.create_system = 3
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    z.writestr(info, "/etc/passwd")
+    z.writestr("dup.js", "first\n")
+    z.writestr("dup.js", "second\n")
+PY
+}
+
+@test "hostile entries are hidden with a log line; the rest reads; nothing escapes" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    make_zip "$BATS_TEST_TMPDIR/evil.zip"
+    tenant_put_unsafe evil "$BATS_TEST_TMPDIR/evil.zip"
+    mount_start
+    ls -laR "$MNT/evil"
+    [ "$(cat "$MNT/evil/evil.js")" = 'evil();' ]
+    [ "$(cat "$MNT/evil/lib/ok.js")" = 'ok();' ]
+    [ "$(cat "$MNT/evil/dup.js")" = first ]
+    [ ! -e "$MNT/evil/link.js" ]
+    [ ! -e "$MNT/evil/abs.js" ]
+    [ "$(find "$MNT/evil" -name "qx-hostile-*" | wc -l)" -eq 0 ]
+    grep -q "hiding entry '../qx-hostile-escape.js'" "$QEXTFS_LOG"
+    grep -q "hiding entry 'link.js'" "$QEXTFS_LOG"
+    # an edit stages the tree: still nothing outside the staging area, and the upload
+    # carries no hostile name back
+    echo 'edited();' >"$MNT/evil/evil.js"
+    mount_stop
+    [ "$(find /tmp /root /work "$STATE" -xdev -name "qx-hostile-escape*" 2>/dev/null | wc -l)" -eq 0 ]
+    tenant_archive evil "$BATS_TEST_TMPDIR/after.zip"
+    unzip -Z1 "$BATS_TEST_TMPDIR/after.zip" | sort >"$BATS_TEST_TMPDIR/names"
+    cat "$BATS_TEST_TMPDIR/names"
+    ! grep -E '\.\.|^/|link\.js' "$BATS_TEST_TMPDIR/names"
+    unzip -p "$BATS_TEST_TMPDIR/after.zip" evil.js | grep -q edited
+}
+
+@test "a zip bomb whose declared size lies gives EIO for that file, the mount survives" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    python3 - "$BATS_TEST_TMPDIR/bomb.zip" <<'PY'
+import sys, zipfile, struct
+out = sys.argv[1]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("evil.qext", '{"name":"Evil"}')
+    z.writestr("bomb.bin", b"\0" * (8 << 20))
+data = bytearray(open(out, "rb").read())
+# Declare 1000 bytes for bomb.bin in both the local and the central header.
+name = b"bomb.bin"
+for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+    i = data.find(sig)
+    while i >= 0:
+        nlen_at = 26 if sig == b"PK\x03\x04" else 28
+        nlen = struct.unpack_from("<H", data, i + nlen_at)[0]
+        hdr = 30 if sig == b"PK\x03\x04" else 46
+        if bytes(data[i + hdr:i + hdr + nlen]) == name:
+            struct.pack_into("<I", data, i + off, 1000)
+        i = data.find(sig, i + 4)
+open(out, "wb").write(data)
+PY
+    tenant_put_unsafe evil "$BATS_TEST_TMPDIR/bomb.zip"
+    mount_start
+    [ "$(stat -c %s "$MNT/evil/bomb.bin")" = 1000 ]
+    run cat "$MNT/evil/bomb.bin"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Input/output error"* ]]
+    [ "$(cat "$MNT/good/good.js")" = 'good();' ]
+    ls "$MNT" >/dev/null
+}
+
+@test "an archive with 30,000 entries is refused whole; other extensions stay readable" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    python3 - "$BATS_TEST_TMPDIR/many.zip" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
+    z.writestr("evil.qext", '{"name":"Evil"}')
+    for i in range(30000):
+        z.writestr("f%05d.js" % i, "")
+PY
+    tenant_put_unsafe evil "$BATS_TEST_TMPDIR/many.zip"
+    mount_start
+    run ls "$MNT/evil"
+    [ "$status" -ne 0 ]
+    grep -q "more than" "$QEXTFS_LOG"
+    [ "$(cat "$MNT/good/good.js")" = 'good();' ]
+}
