@@ -79,8 +79,7 @@ static void print_status(cJSON *j)
     printf("extensions:  %.0f\n", num(j, "extensions", NULL));
     printf("staging:     %s\n", str(j, "state_dir"));
     printf("pending:     %d upload(s)\n", cJSON_GetArraySize(pending));
-    cJSON_ArrayForEach(it, pending)
-    {
+    for (it = pending ? pending->child : NULL; it; it = it->next) {
         printf("  %-32s %6.0fs old, %.0f failed attempt(s)%s%s%s\n", str(it, "name"),
                num(it, "age_s", NULL), num(it, "attempts", NULL),
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "uploading")) ? ", uploading"
@@ -89,7 +88,8 @@ static void print_status(cJSON *j)
     }
     if (cJSON_GetArraySize(errors) > 0) {
         printf("errors:\n");
-        cJSON_ArrayForEach(it, errors) printf("  %-32s %s\n", str(it, "name"), str(it, "error"));
+        for (it = errors->child; it; it = it->next)
+            printf("  %-32s %s\n", str(it, "name"), str(it, "error"));
     }
     printf("cache:       %.1f of %.1f MiB, hit rate %.0f%%\n",
            num(j, "cache", "bytes") / 1048576.0, num(j, "cache", "capacity") / 1048576.0,

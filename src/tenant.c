@@ -735,11 +735,8 @@ int tenant_view_get(struct tenant *t, struct ext *e, struct view **out)
         v->refs++;
         e->view = v;
     }
-    if (rc == -ENOENT && !e->staged && !e->is_new) {
-        /* 404/410: deleted behind our back. */
-        ext_gone_locked(t, e);
-        e = NULL;
-    }
+    if (rc == -ENOENT && !e->staged && !e->is_new)
+        ext_gone_locked(t, e); /* 404/410: deleted behind our back */
     tenant_broadcast(t);
     tenant_unlock(t);
     free(version);
