@@ -180,6 +180,17 @@ out:
     return rc;
 }
 
+int stage_finish_tmp(int fd, const char *tmp, const char *path, int rc)
+{
+    if (close(fd) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
 /* Writes data to path through a temporary and rename, fsync'd: meta.json must never be
  * seen half-written after a crash. */
 static int write_atomic(const char *path, const char *data)
@@ -194,13 +205,7 @@ static int write_atomic(const char *path, const char *data)
         return -errno;
     if (write(fd, data, n) != (ssize_t)n || fsync(fd) != 0)
         rc = errno ? -errno : -EIO;
-    if (close(fd) != 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc)
-        unlink(tmp);
-    return rc;
+    return stage_finish_tmp(fd, tmp, path, rc);
 }
 
 int stage_save_meta(struct qfs *q, struct ext *e)

@@ -57,6 +57,10 @@ int stage_recover(struct qfs *q);
 /* True when the tree of e holds at least one *.qext file at its root. */
 bool stage_has_qext(struct qfs *q, const char *name);
 
+/* Finishes writing a temporary file: closes fd, and renames tmp over path when rc is 0 and
+ * the close succeeded, else removes tmp. Returns the first error, or 0. */
+int stage_finish_tmp(int fd, const char *tmp, const char *path, int rc);
+
 /* rm -rf of a directory tree (no symlinks followed). */
 int stage_rmtree(const char *path);
 /* Copies a regular file (data only), creating dst with mode 0600. */

@@ -226,13 +226,7 @@ static int apply_theirs(const char *tree, const char *zip, const struct zipx_ind
     ts[0].tv_nsec = ts[1].tv_nsec = 0;
     if (rc == 0 && futimens(fd, ts) != 0)
         rc = -errno;
-    if (close(fd) != 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc)
-        unlink(tmp);
-    return rc;
+    return stage_finish_tmp(fd, tmp, path, rc);
 }
 
 /* Copies the local versions of the conflicting paths aside, where the user can find them. */

@@ -21,17 +21,6 @@ teardown() {
     if [ -n "${TMPFS:-}" ]; then umount "$TMPFS" 2>/dev/null || umount -l "$TMPFS"; fi
 }
 
-fsync_file() {
-    python3 - "$1" <<'PY'
-import os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY)
-try:
-    os.fsync(fd); print("OK")
-except OSError as e:
-    print(os.strerror(e.errno))
-os.close(fd)
-PY
-}
 
 @test "a hanging tenant: requests fail within timeout, the mount stays usable, unmount works" {
     tenant_start --seed "$SEED" --api-key "$TEST_KEY"

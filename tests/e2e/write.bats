@@ -32,17 +32,6 @@ unpacked() {
     echo "$BATS_TEST_TMPDIR/t/$1"
 }
 
-fsync_file() { # prints the errno name or OK
-    python3 - "$1" <<'PY'
-import os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY)
-try:
-    os.fsync(fd); print("OK")
-except OSError as e:
-    print(os.strerror(e.errno))
-os.close(fd)
-PY
-}
 
 @test "echo >> appends and the archive has it after unmount" {
     start

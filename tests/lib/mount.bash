@@ -4,6 +4,7 @@
 #   mount_stop                     fusermount3 -u and waits for the process to finish
 #   mount_kill                     SIGKILL (crash) and lazy unmount
 #   wait_for CMD...                retries a command for up to 20 s
+#   fsync_file PATH                fsyncs a file, prints OK or the error text
 MOUNT_LIB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 QEXTFS_BIN=${QEXTFS_BIN:-$MOUNT_LIB_ROOT/build/qextfs}
 TEST_KEY=${TEST_KEY:-test-key-0123456789}
@@ -74,6 +75,18 @@ mount_kill() {
     wait "$QEXTFS_PID" 2>/dev/null || true
     fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
     QEXTFS_PID=
+}
+
+fsync_file() { # fsyncs a file of the mount; prints OK or the error's text
+    python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    os.fsync(fd); print("OK")
+except OSError as e:
+    print(os.strerror(e.errno))
+os.close(fd)
+PY
 }
 
 wait_for() {
