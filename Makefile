@@ -30,7 +30,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all asan tsan tests install uninstall check demo bench stress fuzz format lint clean deps
+.PHONY: stress all asan tsan tests install uninstall check demo bench stress fuzz format lint clean deps
 all: $(BUILD)/qextfs $(BUILD)/fake-tenant
 
 $(BUILD)/libqextfs.a: $(LIB_OBJ)
@@ -93,6 +93,10 @@ demo: deps
 
 bench: deps all
 	@scripts/bench.sh
+
+# The long soak (60 s of writers and readers under faults) and the fsx checker at length.
+stress: deps tests
+	SOAK_SECONDS=60 FSX_OPS=20000 bats --tap tests/e2e/soak.bats tests/e2e/fsx.bats
 
 # QEXTFS_INSTALL_BIN lets the tests install the binary they run (e.g. the ASan build).
 QEXTFS_INSTALL_BIN ?= $(BUILD)/qextfs
