@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev
       libzip-dev libmicrohttpd-dev libcmocka-dev libyaml-dev bats rsync vim nano zip unzip
-      attr curl valgrind tmux python3 cppcheck clang-format procps psmisc bsdextrautils
+      attr curl valgrind tmux python3 cppcheck clang-format procps psmisc bsdextrautils openssl
       clang libclang-rt-14-dev)
 
 missing=()

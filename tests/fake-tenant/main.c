@@ -29,6 +29,7 @@ static void usage(FILE *f)
            "  --rate-limit      enforce tier 1/2 limits (--tier1 N, --tier2 N per minute)\n"
            "  --hang            never answer /api/ requests\n"
            "  --client ID:SECRET  accept OAuth client credentials at POST /oauth/token\n"
+           "  --tls-cert PEM --tls-key PEM  serve https with this certificate\n"
            "  --token-life S    seconds an OAuth token lives (default 21600)\n"
            "  --log FILE        one JSON line per request\n");
 }
@@ -61,6 +62,8 @@ enum {
     O_HANG,
     O_LOG,
     O_CLIENT,
+    O_TLS_CERT,
+    O_TLS_KEY,
     O_TOKEN_LIFE,
     O_HELP
 };
@@ -128,6 +131,8 @@ static int parse_options(int argc, char **argv, struct ft_options *o)
                                           {"hang", 0, 0, O_HANG},
                                           {"log", 1, 0, O_LOG},
                                           {"client", 1, 0, O_CLIENT},
+                                          {"tls-cert", 1, 0, O_TLS_CERT},
+                                          {"tls-key", 1, 0, O_TLS_KEY},
                                           {"token-life", 1, 0, O_TOKEN_LIFE},
                                           {"help", 0, 0, O_HELP},
                                           {0, 0, 0, 0}};
@@ -152,6 +157,12 @@ static int parse_options(int argc, char **argv, struct ft_options *o)
             break;
         case O_CLIENT:
             o->client = optarg;
+            break;
+        case O_TLS_CERT:
+            o->tls_cert = optarg;
+            break;
+        case O_TLS_KEY:
+            o->tls_key = optarg;
             break;
         case O_TOKEN_LIFE:
             o->token_life = (unsigned)strtoul(optarg, NULL, 10);
@@ -233,6 +244,8 @@ static void fini(struct ft_server *srv)
     faults_destroy(&srv->faults);
     stats_destroy(&srv->stats);
     oauth_free(&srv->oauth);
+    free(srv->tls_pem[0]);
+    free(srv->tls_pem[1]);
     free((void *)srv->opt.keys);
 }
 

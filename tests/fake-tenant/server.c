@@ -279,21 +279,63 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s);
 }
 
+static char *read_pem(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = calloc(1, (size_t)n + 1)) && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
 int server_start(struct ft_server *srv)
 {
     struct sockaddr_in addr = {0};
     const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    char *cert = NULL, *key = NULL;
 
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)srv->opt.port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    srv->daemon = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                       MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                                   0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
-                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                   MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, srv,
-                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-                                   MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (srv->opt.tls_cert) {
+        cert = read_pem(srv->opt.tls_cert);
+        key = read_pem(srv->opt.tls_key ? srv->opt.tls_key : srv->opt.tls_cert);
+        if (!cert || !key) {
+            log_err("fake-tenant: cannot read the TLS certificate or key");
+            free(cert);
+            free(key);
+            return -1;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    /* MHD copies neither PEM: they stay allocated while the daemon runs (one per process). */
+    srv->daemon = cert ? MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+                                          MHD_OPTION_HTTPS_MEM_CERT, cert,
+                                          MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_SOCK_ADDR,
+                                          &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                          MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, srv,
+                                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+                                          MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                                          MHD_OPTION_END)
+                       : MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+                                          MHD_OPTION_SOCK_ADDR, &addr,
+                                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                          MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, srv,
+                                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+                                          MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                                          MHD_OPTION_END);
+    srv->tls_pem[0] = cert;
+    srv->tls_pem[1] = key;
     if (!srv->daemon) {
         log_err("fake-tenant: cannot listen on 127.0.0.1:%d", srv->opt.port);
         return -1;

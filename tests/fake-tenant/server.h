@@ -27,6 +27,7 @@ struct ft_options {
     const char **keys; /* accepted bearer keys; none: no auth */
     size_t n_keys;
     char *client;        /* --client ID:SECRET for POST /oauth/token */
+    const char *tls_cert, *tls_key; /* PEM files: serve https */
     unsigned token_life; /* --token-life seconds, 0 = the default 6 h */
     struct fault_cfg faults;
 };
@@ -39,6 +40,7 @@ struct ft_server {
     struct xcache xcache;
     struct oauth oauth;
     struct MHD_Daemon *daemon;
+    char *tls_pem[2]; /* certificate and key, kept while the daemon runs */
     atomic_bool stopping;
     atomic_uint_fast64_t trace_seq;
 };
