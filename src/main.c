@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -379,6 +380,11 @@ int main(int argc, char *argv[])
     rc = configure(&c, &q);
     if (rc)
         goto out;
+#ifndef __SANITIZE_ADDRESS__
+    /* The process now holds credentials: no core dump may carry them (as ssh-agent does).
+     * Sanitizer builds keep dumping on, since LeakSanitizer must be able to trace itself. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
     log_init("qextfs", !q.o.foreground, q.o.debug);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "qextfs: cannot initialize libcurl\n");

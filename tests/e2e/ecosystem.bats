@@ -240,3 +240,27 @@ oauth_tokens() {
     [ "$(ls "$MNT/beta" | sort | tr '\n' ' ')" = "beta.js beta.qext " ]
     [ "$(oauth_tokens)" -eq 1 ]
 }
+
+@test "a crashing qextfs leaves no core dump that could hold the key" {
+    [[ "$QEXTFS_BIN" != */asan/* ]] || skip "sanitizer builds keep core dumps on for LeakSanitizer"
+    [ "$(cat /proc/sys/kernel/core_pattern)" = core ] || skip "core_pattern is not a plain file name"
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    work=$BATS_TEST_TMPDIR/cores
+    mkdir -p "$work/mnt"
+    cd "$work"
+    ulimit -c unlimited
+    # control: an ordinary process does dump core here
+    sleep 60 &
+    kill -SEGV $!
+    wait $! 2>/dev/null || true
+    ls "$work" | grep -q '^core'
+    rm -f "$work"/core*
+    QLIK_API_KEY=$TEST_KEY "$QEXTFS_BIN" --tenant "$TENANT_URL" -f -o state_dir="$work/st" "$work/mnt" 2>/dev/null 3>&- &
+    pid=$!
+    wait_for mountpoint -q "$work/mnt"
+    ls "$work/mnt" >/dev/null
+    kill -SEGV "$pid"
+    wait "$pid" 2>/dev/null || true
+    fusermount3 -u -z "$work/mnt" 2>/dev/null || true
+    ! ls "$work" | grep -q '^core'
+}
