@@ -327,3 +327,32 @@ unpacked() {
     run python3 -c "import os; os.open('$MNT/alpha/alpha.js', os.O_CREAT|os.O_EXCL|os.O_WRONLY)"
     [[ "$output" == *"File exists"* ]]
 }
+
+@test "renameat2 with flags other than 0 is EINVAL" {
+    start
+    # NOREPLACE onto a new name (onto an existing one the kernel says EEXIST itself), and
+    # EXCHANGE of two existing files: both reach qextfs, which refuses them.
+    run python3 - "$MNT/alpha/alpha.js" "$MNT/alpha/new-name.js" "$MNT/alpha/alpha.css" <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, RENAME_NOREPLACE, RENAME_EXCHANGE = -100, 1, 2
+for target, flags in ((sys.argv[2], RENAME_NOREPLACE), (sys.argv[3], RENAME_EXCHANGE)):
+    r = libc.renameat2(AT_FDCWD, sys.argv[1].encode(), AT_FDCWD, target.encode(), flags)
+    print(os.strerror(ctypes.get_errno()) if r else "renamed")
+PY
+    echo "$output"
+    [ "$output" = "$(printf 'Invalid argument\nInvalid argument')" ]
+    [ "$(cat "$MNT/alpha/alpha.js")" = "$(printf 'line one\nline two\nline three')" ]
+}
+
+@test "a new folder whose .qext has another name appears under that name after upload" {
+    start
+    mkdir "$MNT/draft"
+    echo '{"name":"Delta"}' >"$MNT/draft/delta.qext"
+    echo 'delta();' >"$MNT/draft/delta.js"
+    wait_for bash -c "ls '$MNT' | grep -qx delta"
+    [ ! -e "$MNT/draft" ]
+    [ "$(cat "$MNT/delta/delta.js")" = 'delta();' ]
+    grep -q "it now appears as delta" "$QEXTFS_LOG"
+    [ "$(tenant_count "POST /extensions")" -eq 1 ]
+}
