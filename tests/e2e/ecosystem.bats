@@ -248,12 +248,13 @@ oauth_tokens() {
     work=$BATS_TEST_TMPDIR/cores
     mkdir -p "$work/mnt"
     cd "$work"
-    ulimit -c unlimited
-    # control: an ordinary process does dump core here
+    # CI containers often pin the hard core limit at 0; then nothing can dump
+    ulimit -c unlimited 2>/dev/null || skip "core dumps are disabled here (hard ulimit -c)"
+    # control: an ordinary process must dump core here, or the check means nothing
     sleep 60 &
     kill -SEGV $!
     wait $! 2>/dev/null || true
-    ls "$work" | grep -q '^core'
+    ls "$work" | grep -q '^core' || skip "this machine writes no core dump even for a control process"
     rm -f "$work"/core*
     QLIK_API_KEY=$TEST_KEY "$QEXTFS_BIN" --tenant "$TENANT_URL" -f -o state_dir="$work/st" "$work/mnt" 2>/dev/null 3>&- &
     pid=$!
