@@ -481,10 +481,20 @@ long bcache_read(struct bcache *bc, const char *key, uint64_t off, size_t len, v
 
 int bcache_put(struct bcache *bc, const char *key, uint64_t block, const void *data, size_t len)
 {
+    void *copy = len ? malloc(len) : NULL;
+
+    if (len && !copy)
+        return -ENOMEM;
+    if (len && len <= bc->block_size)
+        memcpy(copy, data, len);
+    return bcache_put_take(bc, key, block, copy, len);
+}
+
+int bcache_put_take(struct bcache *bc, const char *key, uint64_t block, void *data, size_t len)
+{
     size_t keylen = strlen(key);
     uint64_t hash = hash_key(key, keylen, block);
-    struct entry *fresh = entry_new(key, keylen, block, hash);
-    void *copy = len ? malloc(len) : NULL;
+    struct entry *fresh = NULL;
     struct entry *e;
     int rc = 0;
 
@@ -492,31 +502,30 @@ int bcache_put(struct bcache *bc, const char *key, uint64_t block, const void *d
         rc = -EINVAL;
         goto out;
     }
-    if (!fresh || (len && !copy)) {
+    fresh = entry_new(key, keylen, block, hash);
+    if (!fresh) {
         rc = -ENOMEM;
         goto out;
     }
-    if (len)
-        memcpy(copy, data, len);
     pthread_mutex_lock(&bc->lock);
     e = lookup(bc, key, keylen, block, hash);
     if (!e) {
         fresh->state = FILLING;
         table_insert(bc, fresh);
-        complete(bc, fresh, copy, len);
+        complete(bc, fresh, data, len);
         fresh = NULL;
-        copy = NULL;
+        data = NULL;
     } else if (e->state == FILLING) {
-        complete(bc, e, copy, len);
-        copy = NULL;
+        complete(bc, e, data, len);
+        data = NULL;
     } else {
-        copy = replace(bc, e, copy, len);
+        data = replace(bc, e, data, len);
     }
     evict(bc);
     pthread_mutex_unlock(&bc->lock);
 out:
     free(fresh);
-    free(copy);
+    free(data);
     return rc;
 }
 

@@ -37,6 +37,9 @@ int bcache_contains(struct bcache *bc, const char *key, uint64_t block);
 
 /* Inserts or replaces a block (len <= block_size). Returns 0 or -ENOMEM. */
 int bcache_put(struct bcache *bc, const char *key, uint64_t block, const void *data, size_t len);
+/* The same, taking ownership of data (malloc'd, len bytes; NULL when len is 0), which saves
+ * a copy when a fill produces whole blocks. data is freed on failure. */
+int bcache_put_take(struct bcache *bc, const char *key, uint64_t block, void *data, size_t len);
 
 /* Drops every block whose key starts with prefix (e.g. "<id>\n" for one extension). */
 void bcache_drop_prefix(struct bcache *bc, const char *prefix);

@@ -92,8 +92,7 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
     return rc;
 }
 
-static int op_read(const char *path, char *buf, size_t size, off_t off,
-                   struct fuse_file_info *fi)
+static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
     (void)path;
     return (int)node_read(ctx(), fh_of(fi), buf, size, off);
@@ -224,7 +223,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     cfg->use_ino = 0;
     if (conn->capable & FUSE_CAP_READDIRPLUS)
         conn->want |= FUSE_CAP_READDIRPLUS;
-    conn->max_readahead = 1024 * 1024;
+    if (q->o.read_ahead)
+        conn->max_readahead = (unsigned)q->o.read_ahead;
+    node_tune_mount(q);
     q->fuse = fuse_get_context()->fuse;
     /* Threads start here, after fuse_main may have forked into the background. */
     if (wb_start(q->wb) != 0)
@@ -239,7 +240,8 @@ static void op_destroy(void *private_data)
 
     if (left > 0)
         log_err("%d extension(s) still hold changes in %s; they will be uploaded at the next "
-                "mount", left, q->state_dir);
+                "mount",
+                left, q->state_dir);
 }
 
 const struct fuse_operations fs_ops = {

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,11 +31,13 @@ enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE, KEY_TENANT 
 
 struct cli {
     struct qfs_opts o;
-    char *cache_size, *block_size;
+    char *cache_size, *block_size, *read_ahead;
     char *mountpoint_seen;
 };
 
+// clang-format off
 #define OPT(t, f) {t, offsetof(struct cli, f), 1}
+// clang-format on
 static const struct fuse_opt cli_opts[] = {
     OPT("tenant=%s", o.tenant_url),
     OPT("api_key_file=%s", o.api_key_file),
@@ -44,6 +47,7 @@ static const struct fuse_opt cli_opts[] = {
     OPT("list_ttl=%lf", o.list_ttl),
     OPT("cache_size=%s", cache_size),
     OPT("block_size=%s", block_size),
+    OPT("read_ahead=%s", read_ahead),
     OPT("max_conns=%d", o.max_conns),
     OPT("timeout=%ld", o.timeout),
     OPT("insecure", o.insecure),
@@ -85,6 +89,7 @@ static void usage(const char *prog)
            "    -o list_ttl=SECONDS           trust the extension list this long (10)\n"
            "    -o cache_size=SIZE            block cache size, K/M/G suffixes (256M)\n"
            "    -o block_size=SIZE            block cache block size (128K)\n"
+           "    -o read_ahead=SIZE            kernel read-ahead of the mount, as root (1M)\n"
            "    -o max_conns=N                parallel connections to the tenant (8)\n"
            "    -o timeout=SECONDS            a request with no progress fails after (30)\n"
            "    -o upload_delay=SECONDS       quiet time before changes are uploaded (2)\n"
@@ -160,10 +165,12 @@ static size_t parse_size(const char *s)
     if (end == s || v < 0)
         return 0;
     switch (*end) {
+    // clang-format off
     case 'k': case 'K': v *= 1024; end++; break;
     case 'm': case 'M': v *= 1024 * 1024; end++; break;
     case 'g': case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
     default: break;
+        // clang-format on
     }
     if (*end == 'i' || *end == 'B')
         end++;
@@ -266,6 +273,7 @@ static int configure(struct cli *c, struct qfs *q)
     q->o = c->o;
     q->o.cache_size = c->cache_size ? parse_size(c->cache_size) : 256u << 20;
     q->o.block_size = c->block_size ? parse_size(c->block_size) : 128u << 10;
+    q->o.read_ahead = c->read_ahead ? parse_size(c->read_ahead) : 1u << 20;
     if (!q->o.tenant_url && env_tenant && *env_tenant)
         q->o.tenant_url = strdup(env_tenant);
     q->auth = auth_from_cli(&q->o, &rc);
@@ -299,8 +307,9 @@ static int configure(struct cli *c, struct qfs *q)
         fprintf(stderr, "qextfs: no mount point given\n");
         return 2;
     }
-    if (q->o.cache_size < (1u << 20) || q->o.block_size < 4096 ||
-        q->o.block_size > (16u << 20)) {
+    /* Absolute, as /proc/self/mountinfo shows it, and still right after daemonizing. */
+    q->mountpoint = realpath(c->mountpoint_seen, NULL);
+    if (q->o.cache_size < (1u << 20) || q->o.block_size < 4096 || q->o.block_size > (16u << 20)) {
         fprintf(stderr, "qextfs: cache_size must be >= 1M and block_size 4K..16M\n");
         return 2;
     }
@@ -371,8 +380,7 @@ int main(int argc, char *argv[])
         if (c.o.show_help)
             usage(argv[0]);
         else
-            printf("qextfs %s (libfuse %d, %s)\n", QEXTFS_VERSION, fuse_version(),
-                   curl_version());
+            printf("qextfs %s (libfuse %d, %s)\n", QEXTFS_VERSION, fuse_version(), curl_version());
         q.o = c.o; /* so the shared cleanup below frees the option strings */
         rc = 0;
         goto out;
@@ -386,6 +394,10 @@ int main(int argc, char *argv[])
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 #endif
     log_init("qextfs", !q.o.foreground, q.o.debug);
+    /* Cache blocks (128 KiB) sit right at glibc's default mmap threshold: every block
+     * would be a fresh mmap, page-faulted in and unmapped on eviction. From the heap they
+     * are recycled instead. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "qextfs: cannot initialize libcurl\n");
         rc = 1;
@@ -397,7 +409,8 @@ int main(int argc, char *argv[])
         goto out_curl;
     }
     /* libfuse 3.14 warns ("invalid max threads") when max_idle_threads is left unset. */
-    fuse_opt_add_arg(&args, "-odefault_permissions,fsname=qextfs,subtype=qextfs,max_idle_threads=16");
+    fuse_opt_add_arg(&args,
+                     "-odefault_permissions,fsname=qextfs,subtype=qextfs,max_idle_threads=16");
     rc = fuse_main(args.argc, args.argv, &fs_ops, &q);
 out_curl:
     free_context(&q);
@@ -407,6 +420,8 @@ out:
     fuse_opt_free_args(&args);
     free(c.cache_size);
     free(c.block_size);
+    free(c.read_ahead);
+    free(q.mountpoint);
     free(c.mountpoint_seen);
     free(q.o.tenant_url);
     free(q.o.api_key_file);

@@ -4,6 +4,7 @@
  * passes through to, like a passthrough filesystem). The first change stages it. */
 #include "node.h"
 
+#include "bdi.h"
 #include "log.h"
 #include "path.h"
 #include "staging.h"
@@ -22,10 +23,10 @@
 
 /* A resolved mount path. */
 struct loc {
-    int depth;           /* 0 root, 1 extension directory, 2 inside */
+    int depth; /* 0 root, 1 extension directory, 2 inside */
     char name[PATH_NAME_MAX + 1];
-    const char *rel;     /* inside the extension ("" at depth 1) */
-    struct ext *e;       /* referenced when depth >= 1 and it exists */
+    const char *rel; /* inside the extension ("" at depth 1) */
+    struct ext *e;   /* referenced when depth >= 1 and it exists */
     bool staged;
 };
 
@@ -217,6 +218,8 @@ int node_readdir(struct qfs *q, const char *path, node_fill_fn fill, void *arg)
         return rc;
     fill(arg, ".", NULL);
     fill(arg, "..", NULL);
+    if (l.depth == 1)
+        tenant_walk_note(q->tenant, l.e);
     if (l.depth == 0) {
         rc = tenant_refresh(q->tenant, false);
         if (rc == 0)
@@ -615,8 +618,7 @@ int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid)
     return rc;
 }
 
-int node_utimens(struct qfs *q, const char *path, const struct timespec tv[2],
-                 struct node_fh *fh)
+int node_utimens(struct qfs *q, const char *path, const struct timespec tv[2], struct node_fh *fh)
 {
     char name[PATH_NAME_MAX + 1];
     const char *rel;
@@ -630,6 +632,18 @@ int node_utimens(struct qfs *q, const char *path, const struct timespec tv[2],
     if (path_split(path, name, sizeof(name), &rel) < 2)
         return 0; /* extension directories take their time from the service */
     return change_op(q, path, do_utimens, (void *)tv);
+}
+
+void node_tune_mount(struct qfs *q)
+{
+    int rc;
+
+    if (!q->o.read_ahead || !q->mountpoint)
+        return;
+    rc = bdi_set_read_ahead(q->mountpoint, (unsigned)(q->o.read_ahead / 1024));
+    /* Only root may write the setting; others keep the kernel's 128 KiB. */
+    if (rc)
+        log_dbg("read-ahead stays at the kernel's default: %s", strerror(-rc));
 }
 
 int node_statfs(struct qfs *q, struct statvfs *st)

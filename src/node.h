@@ -43,6 +43,8 @@ int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid);
 int node_utimens(struct qfs *q, const char *path, const struct timespec tv[2],
                  struct node_fh *fh);
 int node_statfs(struct qfs *q, struct statvfs *st);
+/* Kernel settings of the mount libfuse has no call for (read-ahead); best effort. */
+void node_tune_mount(struct qfs *q);
 int node_getxattr(struct qfs *q, const char *path, const char *name, char *buf, size_t size);
 int node_listxattr(struct qfs *q, const char *path, char *buf, size_t size);
 

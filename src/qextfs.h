@@ -30,6 +30,7 @@ struct qfs_opts {
     double list_ttl;      /* seconds the extension list is trusted */
     size_t cache_size;    /* block cache bytes */
     size_t block_size;
+    size_t read_ahead;    /* kernel read-ahead bytes for the mount; 0 leaves the default */
     int max_conns;
     long timeout;         /* seconds without progress before a request fails */
     bool insecure;
@@ -54,6 +55,7 @@ struct qfs {
     struct wb *wb;
     char *state_dir;     /* <state>/qextfs/<tenant-key>: staging and trash, survives mounts */
     char *cache_dir;     /* per-mount archive cache, wiped at start and at unmount */
+    char *mountpoint;    /* absolute; NULL when it could not be resolved */
     char **exclude_globs;
     uid_t uid;
     gid_t gid;

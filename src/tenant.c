@@ -33,18 +33,29 @@ struct tenant {
     pthread_cond_t cond;
     struct ext **exts; /* the table: small (hundreds), kept sorted by name */
     size_t n, cap;
-    double listed_at;  /* monotonic time of the last good list, 0 = never */
+    double listed_at; /* monotonic time of the last good list, 0 = never */
     bool listing;
     int list_err;
-    int ranges;        /* -1 unknown, 0 no, 1 the server honours Range */
+    int ranges; /* -1 unknown, 0 no, 1 the server honours Range */
     unsigned archive_seq;
     /* Per-file chunk fetches in flight: the block cache makes one fill per block, but a
      * chunk covers many blocks and kernel read-ahead asks for several at once. */
     struct chunk_fetch {
         char *key;
         uint64_t chunk;
-    } *inflight;
+    } * inflight;
     size_t ninflight, capinflight;
+    /* Directory-walk read-ahead (tenant_walk_note): where the walk was last seen, how far
+     * ahead it has been queued, and the workers fetching the queued archives. */
+    bool walk_seen;
+    size_t walk_pos, walk_ahead;
+    double walk_at;
+    struct ext **pfq;
+    size_t pfq_n, pfq_cap;
+    pthread_t *pf_thr;
+    unsigned pf_nthr;
+    bool pf_stop;
+    pthread_cond_t pf_cond;
 };
 
 double qfs_now(void)
@@ -65,6 +76,7 @@ struct tenant *tenant_new(struct qfs *q)
     t->ranges = -1;
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
+    pthread_cond_init(&t->pf_cond, NULL);
     return t;
 }
 
@@ -94,16 +106,20 @@ static void ext_free(struct ext *e)
     free(e);
 }
 
+static void walk_stop(struct tenant *t);
+
 void tenant_free(struct tenant *t)
 {
     if (!t)
         return;
+    walk_stop(t);
     for (size_t i = 0; i < t->n; i++)
         ext_free(t->exts[i]);
     free(t->exts);
     free(t->inflight);
     pthread_mutex_destroy(&t->lock);
     pthread_cond_destroy(&t->cond);
+    pthread_cond_destroy(&t->pf_cond);
     free(t);
 }
 
@@ -263,11 +279,10 @@ static void merge_item(struct tenant *t, const struct api_ext *m, char ***discar
     if (!moved)
         return;
     log_dbg("tenant: %s changed on the service (version %s)", e->name, new ? new : "?");
-    if (e->view && e->view->version && new && strcmp(e->view->version, new) == 0)
+    if (e->view && e->view->version && new &&strcmp(e->view->version, new) == 0)
         return;
     drop_view_locked(t, e);
-    if (e->staged && !ext_dirty(e) && !e->uploading && e->open_writers == 0 &&
-        !e->staging_busy) {
+    if (e->staged && !ext_dirty(e) && !e->uploading && e->open_writers == 0 && !e->staging_busy) {
         /* A clean local copy of an old version: forget it, read the new one. */
         char **d = realloc(*discard, (*nd + 1) * sizeof(**discard));
 
@@ -304,7 +319,8 @@ static void merge_list(struct tenant *t, const struct api_list *l)
             continue;
         if (e->staged && ext_dirty(e)) {
             log_warn("tenant: %s was deleted on the service; keeping local changes in the "
-                     "staging area", e->name);
+                     "staging area",
+                     e->name);
             continue;
         }
         if (e->staged) {
@@ -596,8 +612,8 @@ static int fetch_tail(struct tenant *t, struct view *v, char *msg, size_t msgsz)
         rc = -errno;
         goto out;
     }
-    rc = api_get_archive_tail(t->q->http, v->id, TAIL_LEN, fd_sink_write, &s, &partial, &total,
-                              msg, msgsz);
+    rc = api_get_archive_tail(t->q->http, v->id, TAIL_LEN, fd_sink_write, &s, &partial, &total, msg,
+                              msgsz);
     if (rc)
         goto out;
     tenant_lock(t);
@@ -622,8 +638,8 @@ static int fetch_tail(struct tenant *t, struct view *v, char *msg, size_t msgsz)
             goto out;
         s.base = 0;
         bool p2 = false;
-        rc = api_get_archive_range(t->q->http, v->id, 0, (uint64_t)total - tlen,
-                                        fd_sink_write, &s, &p2, msg, msgsz);
+        rc = api_get_archive_range(t->q->http, v->id, 0, (uint64_t)total - tlen, fd_sink_write, &s,
+                                   &p2, msg, msgsz);
         if (rc == 0 && p2 && ftruncate(s.fd, total) == 0) {
             v->archive_path = path;
             path = NULL;
@@ -758,8 +774,7 @@ void tenant_view_put(struct tenant *t, struct view *v)
     tenant_unlock(t);
 }
 
-int tenant_view_install(struct tenant *t, struct ext *e, const char *version,
-                        const char *zip_path)
+int tenant_view_install(struct tenant *t, struct ext *e, const char *version, const char *zip_path)
 {
     char msg[512];
     struct view *v = view_new(e->model.id ? e->model.id : "", version);
@@ -826,6 +841,141 @@ int tenant_view_archive(struct tenant *t, struct view *v, const char **path)
     return 0;
 }
 
+/* --- directory-walk read-ahead -------------------------------------------------------- */
+/* ls -lR, find, cp -r and rsync visit the extensions in listing (name) order, and each
+ * visit needs that extension's archive: fetched one after another, the walk costs a round
+ * trip and a transfer per extension. Once two visits in a row move forward through the
+ * list, the next few archives are fetched in parallel by a few workers, so the walk finds
+ * them ready. A single `ls mnt/ext` never triggers it. */
+
+/* How far a visit may jump and still count as the same forward walk. */
+#define WALK_GAP 8
+/* Seconds between visits before a walk counts as over. */
+#define WALK_IDLE 10.0
+
+static unsigned walk_width(const struct tenant *t)
+{
+    int n = t->q->o.max_conns / 2;
+
+    return n < 1 ? 1 : (unsigned)n;
+}
+
+static void *walk_worker(void *arg)
+{
+    struct tenant *t = arg;
+
+    tenant_lock(t);
+    for (;;) {
+        while (!t->pf_stop && t->pfq_n == 0)
+            pthread_cond_wait(&t->pf_cond, &t->lock);
+        if (t->pf_stop)
+            break;
+        struct ext *e = t->pfq[0];
+
+        memmove(t->pfq, t->pfq + 1, --t->pfq_n * sizeof(*t->pfq));
+        bool wanted = !e->gone && !e->view && !e->view_loading && !e->staged;
+
+        tenant_unlock(t);
+        if (wanted) {
+            struct view *v = NULL;
+
+            if (tenant_view_get(t, e, &v) == 0)
+                tenant_view_put(t, v);
+        }
+        tenant_ext_put(t, e);
+        tenant_lock(t);
+    }
+    tenant_unlock(t);
+    return NULL;
+}
+
+/* Starts the workers on first use; called locked. False when none could start. */
+static bool walk_workers_locked(struct tenant *t)
+{
+    unsigned want = walk_width(t);
+
+    if (t->pf_thr)
+        return t->pf_nthr > 0;
+    t->pf_thr = calloc(want, sizeof(*t->pf_thr));
+    if (!t->pf_thr)
+        return false;
+    while (t->pf_nthr < want && pthread_create(&t->pf_thr[t->pf_nthr], NULL, walk_worker, t) == 0)
+        t->pf_nthr++;
+    return t->pf_nthr > 0;
+}
+
+/* Queues the extensions at positions (from, to] that still need their archive; locked. */
+static void walk_queue_locked(struct tenant *t, size_t from, size_t to)
+{
+    for (size_t i = from + 1; i <= to && i < t->n; i++) {
+        struct ext *e = t->exts[i];
+
+        if (e->gone || e->view || e->view_loading || e->staged || e->is_new || !e->model.id)
+            continue;
+        if (t->pfq_n == t->pfq_cap) {
+            size_t cap = t->pfq_cap ? t->pfq_cap * 2 : 16;
+            struct ext **nq = realloc(t->pfq, cap * sizeof(*nq));
+
+            if (!nq)
+                return;
+            t->pfq = nq;
+            t->pfq_cap = cap;
+        }
+        e->refs++;
+        t->pfq[t->pfq_n++] = e;
+    }
+    pthread_cond_broadcast(&t->pf_cond);
+}
+
+void tenant_walk_note(struct tenant *t, struct ext *e)
+{
+    double now = qfs_now();
+    bool found;
+    size_t pos;
+
+    tenant_lock(t);
+    pos = find_slot(t, e->name, &found);
+    if (!found || (t->walk_seen && pos == t->walk_pos)) {
+        tenant_unlock(t);
+        return;
+    }
+    if (t->walk_seen && pos > t->walk_pos && pos <= t->walk_pos + WALK_GAP &&
+        now - t->walk_at < WALK_IDLE && walk_workers_locked(t)) {
+        size_t to = pos + walk_width(t) * 2;
+        size_t from = t->walk_ahead > pos ? t->walk_ahead : pos;
+
+        if (to > from)
+            walk_queue_locked(t, from, to);
+        if (to > t->walk_ahead)
+            t->walk_ahead = to;
+    } else {
+        t->walk_ahead = pos;
+    }
+    t->walk_seen = true;
+    t->walk_pos = pos;
+    t->walk_at = now;
+    tenant_unlock(t);
+}
+
+static void walk_stop(struct tenant *t)
+{
+    tenant_lock(t);
+    t->pf_stop = true;
+    pthread_cond_broadcast(&t->pf_cond);
+    tenant_unlock(t);
+    for (unsigned i = 0; i < t->pf_nthr; i++)
+        pthread_join(t->pf_thr[i], NULL);
+    for (size_t i = 0; i < t->pfq_n; i++)
+        if (--t->pfq[i]->refs == 0)
+            ext_free(t->pfq[i]);
+    free(t->pf_thr);
+    free(t->pfq);
+    t->pf_thr = NULL;
+    t->pfq = NULL;
+    t->pf_nthr = 0;
+    t->pfq_n = 0;
+}
+
 /* --- reading file bytes ------------------------------------------------------------- */
 
 struct fill_ctx {
@@ -848,15 +998,23 @@ struct block_sink {
     size_t *want_len;
 };
 
-static void block_emit(struct block_sink *s)
+/* Hands a full block to the cache without a copy and starts a fresh one; a short last
+ * block is copied so a small file costs its size, not a block. */
+static int block_emit(struct block_sink *s)
 {
-    bcache_put(s->bc, s->key, s->block, s->blk, s->fill);
     if (s->block == s->want) {
         memcpy(s->want_buf, s->blk, s->fill);
         *s->want_len = s->fill;
     }
-    s->block++;
+    if (s->fill < s->bs) {
+        bcache_put(s->bc, s->key, s->block++, s->blk, s->fill);
+        s->fill = 0;
+        return 0;
+    }
+    bcache_put_take(s->bc, s->key, s->block++, s->blk, s->fill);
     s->fill = 0;
+    s->blk = malloc(s->bs);
+    return s->blk ? 0 : -ENOMEM;
 }
 
 static int block_sink_write(void *arg, const void *buf, size_t n)
@@ -871,8 +1029,8 @@ static int block_sink_write(void *arg, const void *buf, size_t n)
         s->fill += k;
         p += k;
         n -= k;
-        if (s->fill == s->bs)
-            block_emit(s);
+        if (s->fill == s->bs && block_emit(s) != 0)
+            return -ENOMEM;
     }
     return 0;
 }
@@ -881,8 +1039,13 @@ static int fill_from_archive(struct fill_ctx *c, const char *key, uint64_t block
                              size_t *len)
 {
     struct block_sink s = {
-        .bc = c->t->q->bc, .key = key, .bs = bcache_block_size(c->t->q->bc),
-        .block = 0, .want = block, .want_buf = buf, .want_len = len,
+        .bc = c->t->q->bc,
+        .key = key,
+        .bs = bcache_block_size(c->t->q->bc),
+        .block = 0,
+        .want = block,
+        .want_buf = buf,
+        .want_len = len,
     };
     int rc;
 
@@ -892,7 +1055,7 @@ static int fill_from_archive(struct fill_ctx *c, const char *key, uint64_t block
     *len = 0;
     rc = zipx_extract(c->v->archive_path, c->ent, block_sink_write, &s);
     if (rc == 0 && (s.fill > 0 || s.block == 0))
-        block_emit(&s); /* the short last block (or an empty file's only block) */
+        rc = block_emit(&s); /* the short last block (or an empty file's only block) */
     if (rc)
         bcache_drop_prefix(c->t->q->bc, key); /* the CRC check fails only at the end */
     free(s.blk);
@@ -927,8 +1090,7 @@ static int mem_sink_write(void *arg, uint64_t off, const void *buf, size_t n)
     return 0;
 }
 
-static int fill_block_direct(void *arg, const char *key, uint64_t block, void *buf,
-                             size_t *len);
+static int fill_block_direct(void *arg, const char *key, uint64_t block, void *buf, size_t *len);
 
 /* Bytes per per-file fetch: FILE_CHUNK rounded down to whole blocks, at least one. */
 static uint64_t chunk_len(const struct tenant *t)
@@ -1004,8 +1166,8 @@ static int fetch_chunk(struct fill_ctx *c, const char *key, uint64_t block, uint
 
     if (off + n > c->ent->size)
         n = c->ent->size - off;
-    rc = api_get_file(c->t->q->http, c->v->id, c->ent->name, off, n, mem_sink_write, &m,
-                      &partial, msg, sizeof(msg));
+    rc = api_get_file(c->t->q->http, c->v->id, c->ent->name, off, n, mem_sink_write, &m, &partial,
+                      msg, sizeof(msg));
     if (rc) {
         log_err("reading %s failed: %s", c->ent->name, msg);
         free(m.buf);
@@ -1129,10 +1291,17 @@ void tenant_stat_entry(struct tenant *t, const struct zipx_entry *ent, struct st
 /* --- extended attributes ---------------------------------------------------------- */
 
 static const char *const xattr_names[] = {
-    "user.qlik.id",          "user.qlik.name",        "user.qlik.version",
-    "user.qlik.qextVersion", "user.qlik.author",      "user.qlik.type",
-    "user.qlik.description", "user.qlik.updatedAt",   "user.qlik.model",
-    "user.qextfs.error",     NULL,
+    "user.qlik.id",
+    "user.qlik.name",
+    "user.qlik.version",
+    "user.qlik.qextVersion",
+    "user.qlik.author",
+    "user.qlik.type",
+    "user.qlik.description",
+    "user.qlik.updatedAt",
+    "user.qlik.model",
+    "user.qextfs.error",
+    NULL,
 };
 
 /* Copies the value of one attribute under the lock into a malloc'd string (NULL: absent). */

@@ -43,6 +43,10 @@ size_t tenant_count(struct tenant *t);
 /* The current view of e, fetching the archive (or its tail) when needed. One fetch at a
  * time per extension. Returns 0 or -errno (-ENOENT when the service says it is gone). */
 int tenant_view_get(struct tenant *t, struct ext *e, struct view **out);
+/* Tells that a user visits e's directory (readdir). When visits move forward through the
+ * list, as ls -lR, find, cp -r and rsync do, the next archives are fetched ahead in the
+ * background, at most max_conns/2 at a time. */
+void tenant_walk_note(struct tenant *t, struct ext *e);
 void tenant_view_put(struct tenant *t, struct view *v);
 /* Makes a copy of zip_path (an archive the service now holds at version) e's current
  * view. */

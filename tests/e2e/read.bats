@@ -89,6 +89,32 @@ copy_and_compare() {
     [ "$lists" -le 2 ]
 }
 
+@test "a walk through the extensions fetches the next archives ahead; one ls does not" {
+    tenant_start --generate 12 --api-key "$TEST_KEY" --latency-ms 50
+    mount_start
+    mapfile -t names < <(ls "$MNT")
+    tenant_reset_stats
+    ls "$MNT/${names[0]}" >/dev/null
+    sleep 1
+    [ "$(tenant_count "GET /extensions/{id}/file")" -eq 1 ]
+    # a second visit further down the list is a walk: the next ones come ahead of it
+    ls "$MNT/${names[1]}" >/dev/null
+    wait_for test "$(tenant_count "GET /extensions/{id}/file")" -ge 6
+    # the walk finds them ready and nothing is fetched twice
+    ls -lR "$MNT" >/dev/null
+    [ "$(tenant_count "GET /extensions/{id}/file")" -eq 12 ]
+    copy_and_compare
+}
+
+@test "the mount's kernel read-ahead is 1 MiB, or what -o read_ahead says" {
+    tenant_start --generate 1 --api-key "$TEST_KEY"
+    mount_start
+    [ "$(cat "/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb")" = 1024 ]
+    mount_stop
+    mount_start -o read_ahead=4M
+    [ "$(cat "/sys/class/bdi/$(mountpoint -d "$MNT")/read_ahead_kb")" = 4096 ]
+}
+
 @test "ls -lR twice within list_ttl makes no second round of requests" {
     tenant_start --generate 6 --api-key "$TEST_KEY"
     mount_start -o list_ttl=60
