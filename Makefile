@@ -95,8 +95,11 @@ bench: deps all
 	@scripts/bench.sh
 
 # The long soak (60 s of writers and readers under faults) and the fsx checker at length.
+# Their reliability figures go to build/test-logs/figures-stress.jsonl (tests/lib/figures.bash).
 stress: deps tests
-	SOAK_SECONDS=60 FSX_OPS=20000 bats --tap tests/e2e/soak.bats tests/e2e/fsx.bats
+	@mkdir -p build/test-logs && rm -f build/test-logs/figures-stress.jsonl
+	SOAK_SECONDS=60 FSX_OPS=20000 QEXTFS_FIGURES=$(CURDIR)/build/test-logs/figures-stress.jsonl \
+	  bats --tap tests/e2e/soak.bats tests/e2e/fsx.bats
 
 # QEXTFS_INSTALL_BIN lets the tests install the binary they run (e.g. the ASan build).
 QEXTFS_INSTALL_BIN ?= $(BUILD)/qextfs
@@ -132,7 +135,7 @@ clean:
 # $(BUILD)/fuzz/artifacts-<target>/. `make fuzz-replay` runs the checked-in corpus through
 # the same targets built with gcc under ASan+UBSan, no libFuzzer needed (`make check` does
 # this too). Seeds are made by tests/fuzz/make_corpus.py. FUZZ_TARGETS picks targets.
-FUZZ_TARGETS ?= archive json path headers
+FUZZ_TARGETS ?= archive json path headers multipart
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
@@ -143,6 +146,12 @@ FUZZ_SRC_archive := src/archive.c src/path.c src/log.c
 FUZZ_SRC_json    := src/api.c src/http.c src/path.c src/log.c
 FUZZ_SRC_path    := src/path.c
 FUZZ_SRC_headers := src/http.c src/log.c
+# multipart: http_do sends the upload to an in-process server that reads it with the fake
+# tenant's own multipart reader (upload.c, blob.c).
+FUZZ_SRC_multipart := src/http.c src/log.c tests/fake-tenant/upload.c tests/fake-tenant/blob.c
+FUZZ_FAKE_OBJ_multipart := $(BUILD)/obj/fake/upload.o $(BUILD)/obj/fake/blob.o
+$(BUILD)/fuzz/fuzz_multipart: FUZZ_CFLAGS += -Itests/fake-tenant
+$(BUILD)/obj/fuzz/fuzz_multipart.o: CFLAGS += -Itests/fake-tenant
 
 .PHONY: fuzz-build fuzz-replay fuzz-replay-build fuzz-replay-bins
 fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
@@ -178,7 +187,8 @@ $(BUILD)/obj/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c
 
 .SECONDARY: $(FUZZ_TARGETS:%=$(BUILD)/obj/fuzz/replay-%.o) \
             $(FUZZ_TARGETS:%=$(BUILD)/obj/fuzz/fuzz_%.o)
-$(BUILD)/fuzz-replay-%: $(BUILD)/obj/fuzz/replay-%.o $(BUILD)/obj/fuzz/fuzz_%.o $(BUILD)/libqextfs.a
+$(BUILD)/fuzz-replay-%: $(BUILD)/obj/fuzz/replay-%.o $(BUILD)/obj/fuzz/fuzz_%.o \
+                       $$(FUZZ_FAKE_OBJ_$$*) $(BUILD)/libqextfs.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/obj/fuzz/%.d: ;

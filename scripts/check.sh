@@ -9,6 +9,10 @@
 #   e2e-asan    the e2e suites again against the ASan+UBSan build (build/asan/qextfs), with
 #               30 s of parallel readers; any sanitizer report in the daemon's log fails
 # Select suites with CHECK_SUITES="unit e2e"; pass bats filters with BATS_FILTER=regex.
+# The soak and fsx tests leave their reliability figures in build/test-logs/figures-<suite>.jsonl
+# (tests/lib/figures.bash); a line before the last sums them up:
+#   check: reliability: soak 1234 ops, 56 faults injected, 78 uploads, 258016 bytes compared,
+#   0 bytes lost; fsx ...
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -52,11 +56,44 @@ run_bats() { # label dir [env...]
     shift 2
     local files=("$dir"/*.bats)
     [ -e "${files[0]}" ] || return 0
+    rm -f "$LOGDIR/figures-$label.jsonl" # figures of this run only
     for f in "${files[@]}"; do
         local log="$LOGDIR/$label-$(basename "$f" .bats).log"
-        env "$@" bats --tap ${BATS_FILTER:+--filter "$BATS_FILTER"} "$f" >"$log" 2>&1
+        env QEXTFS_FIGURES="$LOGDIR/figures-$label.jsonl" "$@" \
+            bats --tap ${BATS_FILTER:+--filter "$BATS_FILTER"} "$f" >"$log" 2>&1
         count_tap "$log" $?
     done
+}
+
+# Prints the reliability summary of one suite's figures file (see the top), per test the sums
+# over its records (fsx leaves one per round); nothing when none were left. Suites other than
+# e2e are named: "check: reliability (e2e-asan): ...".
+reliability_line() { # label figures-file
+    [ -s "$2" ] || return 0
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+
+label, path = sys.argv[1], sys.argv[2]
+tests = {}
+for line in open(path):
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue
+    t = tests.setdefault(r.get("test", "?"), {"runs": 0})
+    t["runs"] += 1
+    for k in ("ops", "faults", "uploads", "bytes_compared", "bytes_lost"):
+        t[k] = t.get(k, 0) + int(r.get(k, 0))
+parts = []
+order = ["soak", "fsx"]
+for name, t in sorted(tests.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 9):
+    runs = " in %d runs" % t["runs"] if t["runs"] > 1 else ""
+    parts.append("%s %d ops%s, %d faults injected, %d uploads, %d bytes compared, %d bytes lost"
+                 % (name, t["ops"], runs, t["faults"], t["uploads"], t["bytes_compared"],
+                    t["bytes_lost"]))
+suffix = "" if label == "e2e" else " (%s)" % label
+print("check: reliability%s: %s" % (suffix, "; ".join(parts)))
+PY
 }
 
 for s in $SUITES; do
@@ -89,6 +126,9 @@ for s in $SUITES; do
     echo "check: $s: $((passed - before_p)) passed, $((failed - before_f)) failed"
 done
 
+for s in $SUITES; do
+    case $s in e2e | e2e-asan) reliability_line "$s" "$LOGDIR/figures-$s.jsonl" ;; esac
+done
 echo "logs: $LOGDIR"
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"

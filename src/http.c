@@ -20,12 +20,18 @@
 #include <unistd.h>
 
 #define RETRIES_429_MAX 20
+#define PACE_WINDOW_S 300.0 /* the service counts its rate limits over five minutes */
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 5000
-#define ERR_BODY_MAX (64 * 1024)   /* enough for any error document; the rest is dropped */
-#define BODY_MAX ((size_t)1 << 30) /* a collected body (the list) larger than this is refused */
+#define ERR_BODY_MAX (64 * 1024) /* enough for any error document; the rest is dropped */
+/* A collected body (in practice the extension list) larger than this is refused with EIO:
+ * it bounds what a broken or hostile service can make us hold (the body, then cJSON's tree
+ * and the parsed list on top of it). A model as the live service sends it is ~1 KB, so this
+ * is a list of ~16,000 extensions. Archives and files go to sinks and are not bounded here. */
+#define BODY_MAX ((size_t)16 << 20)
 #define AUTH_MAX 16384
 #define BEARER "Bearer "
+#define MIME_NAME_MAX 255 /* NAME_MAX: an upload's file name is a file's base name */
 
 struct conn {
     CURL *curl;
@@ -33,12 +39,21 @@ struct conn {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* Client pacing of one rate-limit tier. The service counts each tier per user over a
+ * window (five minutes), so requests go at once while the window has room: a sliding window
+ * of the start times of the last `budget` requests. After a 429 (someone else is spending
+ * the same budget) the tier also spreads requests evenly, with a token bucket, for a
+ * window's time. */
 struct tier_state {
     double rate; /* tokens per second, 0 = not paced */
     double burst;
     double tokens; /* may go negative: each request reserves its slot in the queue */
     struct timespec stamp;
-    struct timespec not_before; /* a 429 holds the whole tier until then */
+    struct timespec not_before;   /* a 429 holds the whole tier until then */
+    struct timespec strict_until; /* the token bucket applies until then */
+    double window;                /* seconds */
+    struct timespec *starts;      /* ring of reserved start times, budget long */
+    size_t budget, head, used;
 };
 
 struct http {
@@ -534,17 +549,53 @@ static void pool_put(struct http *h, struct conn *cn)
 
 /* --- pacing ----------------------------------------------------------------------------- */
 
-static void tier_init(struct tier_state *t, int per_min)
+static int tier_init(struct tier_state *t, int per_min, double window)
 {
     t->rate = per_min > 0 ? per_min / 60.0 : 0;
-    /* A burst of a tenth of a minute: the service counts over five minutes, so a short
-     * burst stays within the limit while a steady stream is spread out. */
+    /* In strict mode, a burst of a tenth of a minute, then a steady stream. */
     t->burst = per_min >= 10 ? per_min / 10.0 : 1.0;
     t->tokens = t->burst;
     t->stamp = mono_now();
+    t->window = window > 0 ? window : PACE_WINDOW_S;
+    /* 90% of what the window allows leaves room for clock skew and other clients. */
+    t->budget = per_min > 0 ? (size_t)(per_min * t->window / 60.0 * 0.9) : 0;
+    if (per_min > 0 && t->budget < 1)
+        t->budget = 1;
+    t->starts = t->budget ? calloc(t->budget, sizeof(*t->starts)) : NULL;
+    return t->budget && !t->starts ? -ENOMEM : 0;
 }
 
-/* Waits for a token of the tier and for any 429 hold on it. */
+/* The token bucket's slot for a request made now; called locked. */
+static struct timespec bucket_slot(struct tier_state *t, struct timespec now)
+{
+    t->tokens += ts_diff(now, t->stamp) * t->rate;
+    if (t->tokens > t->burst)
+        t->tokens = t->burst;
+    t->stamp = now;
+    t->tokens -= 1.0;
+    return t->tokens < 0 ? ts_add(now, -t->tokens / t->rate) : now;
+}
+
+/* The sliding window's slot: now while the window has room, else when the oldest of the
+ * last `budget` starts leaves it. Reserves the slot; called locked. */
+static struct timespec window_slot(struct tier_state *t, struct timespec now)
+{
+    struct timespec slot = now;
+
+    if (t->used == t->budget) {
+        struct timespec free_at = ts_add(t->starts[t->head], t->window);
+
+        if (ts_cmp(free_at, slot) > 0)
+            slot = free_at;
+    } else {
+        t->used++;
+    }
+    t->starts[t->head] = slot;
+    t->head = (t->head + 1) % t->budget;
+    return slot;
+}
+
+/* Waits for the tier's next slot and for any 429 hold on it. */
 static void pace_wait(struct http *h, enum http_tier tier)
 {
     struct tier_state *t = &h->tiers[tier == HTTP_TIER2];
@@ -554,13 +605,13 @@ static void pace_wait(struct http *h, enum http_tier tier)
     now = mono_now();
     slot = now;
     if (t->rate > 0) {
-        t->tokens += ts_diff(now, t->stamp) * t->rate;
-        if (t->tokens > t->burst)
-            t->tokens = t->burst;
-        t->stamp = now;
-        t->tokens -= 1.0;
-        if (t->tokens < 0)
-            slot = ts_add(now, -t->tokens / t->rate);
+        slot = window_slot(t, now);
+        if (ts_cmp(t->strict_until, now) > 0) {
+            struct timespec b = bucket_slot(t, now);
+
+            if (ts_cmp(b, slot) > 0)
+                slot = b;
+        }
     }
     for (;;) {
         /* not_before can move while we wait: re-read it after every wake-up. */
@@ -575,11 +626,18 @@ static void pace_wait(struct http *h, enum http_tier tier)
 static void pace_hold(struct http *h, enum http_tier tier, long secs)
 {
     struct tier_state *t = &h->tiers[tier == HTTP_TIER2];
-    struct timespec until = ts_add(mono_now(), (double)secs);
+    struct timespec now = mono_now();
+    struct timespec until = ts_add(now, (double)secs);
 
     pthread_mutex_lock(&h->pace_mu);
     if (ts_cmp(until, t->not_before) > 0)
         t->not_before = until;
+    /* The window had less room than we thought: spread requests out for a while. */
+    t->strict_until = ts_add(until, t->window);
+    if (ts_cmp(t->stamp, until) < 0) {
+        t->stamp = until;
+        t->tokens = 0;
+    }
     pthread_cond_broadcast(&h->pace_cv);
     pthread_mutex_unlock(&h->pace_mu);
 }
@@ -676,8 +734,9 @@ struct http *http_new(const struct http_opts *opts, http_auth_fn auth, void *aut
     h->conns = calloc((size_t)h->o.max_conns, sizeof(*h->conns));
     if (!h->base_url || (opts->cacert && !h->cacert) || !h->host || !h->conns)
         goto fail;
-    tier_init(&h->tiers[0], opts->tier1_per_min);
-    tier_init(&h->tiers[1], opts->tier2_per_min);
+    if (tier_init(&h->tiers[0], opts->tier1_per_min, opts->pace_window_s) != 0 ||
+        tier_init(&h->tiers[1], opts->tier2_per_min, opts->pace_window_s) != 0)
+        goto fail;
     if (share_init(h) != 0)
         goto fail;
     return h;
@@ -702,6 +761,8 @@ void http_free(struct http *h)
     pthread_mutex_destroy(&h->pace_mu);
     pthread_cond_destroy(&h->pace_cv);
     pthread_mutex_destroy(&h->stats_mu);
+    free(h->tiers[0].starts);
+    free(h->tiers[1].starts);
     free(h->conns);
     free(h->base_url);
     free(h->cacert);
@@ -959,9 +1020,29 @@ static long backoff_ms(int retry, unsigned *seed)
     return ms / 2 + (long)(rand_r(seed) % (unsigned)(ms / 2 + 1));
 }
 
+/* The file part's name travels as a quoted parameter of its Content-Disposition header.
+ * libcurl rewrites '"', CR and LF there as %22, %0D, %0A (as browsers do), and a receiver
+ * that follows RFC 7230 reads a backslash as an escape: the service would store another name
+ * than the one given. Such a name is refused rather than sent altered; a header can never be
+ * injected either way. Bytes of 0x80 and above (UTF-8) go as they are. A name longer than a
+ * file name can be is a caller's bug, and receivers bound part headers. Returns why a name
+ * cannot be sent, or NULL when it can. */
+static const char *mime_filename_problem(const char *name)
+{
+    if (strlen(name) > MIME_NAME_MAX)
+        return "the file name is longer than 255 bytes";
+    for (const unsigned char *s = (const unsigned char *)name; *s; s++)
+        if (*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\')
+            return "a file name with quotes, backslashes or control characters cannot be sent "
+                   "in a multipart header";
+    return NULL;
+}
+
 static int plan_init(struct http *h, const struct http_req *req, struct plan *p,
                      struct http_resp *resp)
 {
+    const char *why;
+
     memset(p, 0, sizeof(*p));
     if (asprintf(&p->url, "%s%s", h->base_url, req->path) < 0) {
         p->url = NULL;
@@ -985,6 +1066,14 @@ static int plan_init(struct http *h, const struct http_req *req, struct plan *p,
         if (!l)
             return -ENOMEM;
         p->headers = l;
+    }
+    why = req->mp_file_path && req->mp_file_name ? mime_filename_problem(req->mp_file_name) : NULL;
+    if (why) {
+        char shown[128];
+
+        copy_line(shown, sizeof(shown), req->mp_file_name);
+        snprintf(resp->message, sizeof(resp->message), "cannot upload as '%s': %s", shown, why);
+        return -EINVAL;
     }
     if (req->mp_file_path && access(req->mp_file_path, R_OK) != 0) {
         int e = errno;
@@ -1013,12 +1102,14 @@ static int finish(struct http *h, const struct http_req *req, struct xfer *x,
         return oc->local_err;
     if (oc->cc == CURLE_WRITE_ERROR && x->sink_err) {
         if (x->too_big)
-            snprintf(resp->message, sizeof(resp->message), "the response is larger than %zu MB",
+            snprintf(resp->message, sizeof(resp->message),
+                     "the response is larger than %zu MB, more than qextfs accepts",
                      BODY_MAX >> 20);
         else
             snprintf(resp->message, sizeof(resp->message), "the response could not be stored: %s",
                      strerror(-x->sink_err));
-        return x->too_big ? -EFBIG : x->sink_err;
+        /* EIO, not EFBIG: the service misbehaved; no file of ours is too big. */
+        return x->too_big ? -EIO : x->sink_err;
     }
     if (oc->cc == CURLE_OPERATION_TIMEDOUT) {
         snprintf(resp->message, sizeof(resp->message), "timed out after %ld s waiting for %s",

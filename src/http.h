@@ -21,6 +21,7 @@ struct http_opts {
     int max_retries;      /* for 5xx, resets, timeouts; 429 retries do not count */
     int tier1_per_min;    /* client-side pacing of GETs; 0 = none */
     int tier2_per_min;    /* client-side pacing of POST/PATCH/DELETE; 0 = none */
+    double pace_window_s; /* the service's counting window (0: five minutes) */
     long retry_after_cap_s; /* a Retry-After above this is capped to it */
 };
 

@@ -3,9 +3,12 @@
 # writes, reads, truncates, renames, unlinks, creates, stats, fsyncs and reopens against an
 # extension directory and a local mirror, with pauses for uploads in between; every result
 # must match the mirror, and after unmount the tenant's archive must hold exactly the mirror
-# plus the .qext. On failure the output holds the seed, what differed and the op log.
+# plus the .qext. On failure the output holds the seed, what differed and the op log. Each
+# round's figures (operations, faults injected, uploads, bytes compared and lost) go to the
+# test logs (figures.bash).
 load ../lib/tenant
 load ../lib/mount
+load ../lib/figures
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 FSX=${FSX_BIN:-$ROOT/build/tools/fsx}
@@ -31,14 +34,24 @@ fsx_round() {
     mount_start
     run "$FSX" -n "$ops" -S "$seed" -P -y "$MNT/fsxext" "$MIRROR"
     echo "$output"
-    [ "$status" -eq 0 ]
-    [[ "$output" == *"fsx: $ops ops, seed $seed, ok"* ]]
+    local fsx_status=$status fsx_output=$output
     mount_stop
-    local want=$BATS_TEST_TMPDIR/want got=$BATS_TEST_TMPDIR/got
+    local want=$BATS_TEST_TMPDIR/want got=$BATS_TEST_TMPDIR/got compared lost extra
     cp -r "$MIRROR" "$want"
     cp "$SEED/fsxext/fsxext.qext" "$want/"
     tenant_unpack fsxext "$got"
+    # The figures first, so a failing round leaves them too; fsx's own line has what it did.
+    read -r compared lost extra < <(figures_compare "$want" "$got")
+    local f=${fsx_output##*fsx: figures }
+    [[ "$fsx_output" == *"fsx: figures "* ]] || f="ops=0"
+    # shellcheck disable=SC2086 # f is "ops=N bytes_written=N bytes_compared=N"
+    figures_record fsx seed="$seed" ${f//bytes_compared=/bytes_read_checked=} \
+        uploads="$(figures_uploads "$QEXTFS_LOG")" bytes_compared="$compared" \
+        bytes_lost="$lost" bytes_extra="$extra" status="$fsx_status"
+    [ "$fsx_status" -eq 0 ]
+    [[ "$fsx_output" == *"fsx: $ops ops, seed $seed, ok"* ]]
     diff -r "$want" "$got"
+    [ "$lost" -eq 0 ] && [ "$extra" -eq 0 ]
 }
 
 @test "fsx: 3000 random ops with uploads in between match a local mirror (seed 42)" {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
-# Hostile archives on a real mount: the service (or whoever uploaded) is the attacker.
-# Entries with "..", absolute names, symlinks, duplicates, lying sizes and absurd entry
-# counts are hidden or refused with a log line; the rest stays readable, the mount
-# survives, and nothing is written outside the mount or the staging area.
+# Hostile archives and lists on a real mount: the service (or whoever uploaded) is the
+# attacker. Entries with "..", absolute names, symlinks, duplicates, lying sizes and absurd
+# entry counts are hidden or refused with a log line; the rest stays readable, the mount
+# survives, and nothing is written outside the mount or the staging area. A list response
+# past 16 MB is refused (EIO and a log line) without holding it; one under it is listed.
 load ../lib/tenant
 load ../lib/mount
 
@@ -115,4 +116,62 @@ PY
     [ "$status" -ne 0 ]
     grep -q "more than" "$QEXTFS_LOG"
     [ "$(cat "$MNT/good/good.js")" = 'good();' ]
+}
+
+# peak_rss_kb: the daemon's peak resident set (VmHWM) so far, in kB.
+peak_rss_kb() {
+    awk '/^VmHWM:/ {print $2}' "/proc/$QEXTFS_PID/status"
+}
+
+@test "a 50 MB list response: EIO and a log line, bounded memory, the last good list still served" {
+    # --list-pad appends ~800-byte models (listed only, no archive) until the list is 50 MB.
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY" --list-pad $((50 << 20))
+    mount_start -o list_ttl=1
+    # never listed: the refusal reaches ls as EIO, the log says what happened
+    run ls "$MNT"
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Input/output error"* ]]
+    grep -q "listing extensions failed: the response is larger than 16 MB" "$QEXTFS_LOG"
+    mountpoint -q "$MNT"
+    stat "$MNT" >/dev/null
+    # the service behaves again: the listing is right at once
+    tenant_fault list_pad=0
+    [ "$(ls "$MNT" | tr '\n' ' ')" = "evil good " ]
+    # and misbehaves again: a refresh is refused, the last good list stays the answer
+    tenant_fault list_pad=$((50 << 20))
+    sleep 1.2
+    [ "$(ls "$MNT" | tr '\n' ' ')" = "evil good " ]
+    [ "$(grep -c "listing extensions failed: the response is larger than 16 MB" "$QEXTFS_LOG")" -ge 2 ]
+    # the mount stays usable: reads, and a save that is uploaded
+    [ "$(cat "$MNT/good/good.js")" = 'good();' ]
+    echo 'edited();' >"$MNT/good/good.js"
+    [ "$(fsync_file "$MNT/good/good.js")" = OK ]
+    hwm=$(peak_rss_kb)
+    echo "peak RSS ${hwm} kB"
+    tenant_fault list_pad=0
+    mount_stop
+    [ "$MOUNT_STATUS" -eq 0 ]
+    tenant_unpack good "$BATS_TEST_TMPDIR/got"
+    [ "$(cat "$BATS_TEST_TMPDIR/got/good.js")" = 'edited();' ]
+    # 50 MB never sat in memory: at most the 16 MB that were read before refusing
+    if [[ "$QEXTFS_BIN" != */asan/* ]]; then
+        [ "$hwm" -lt 65536 ]
+    fi
+}
+
+@test "a 15 MB list (~19,600 extensions, just under the 16 MB bound) is listed in full" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY" --list-pad $((15 << 20))
+    want=$(api GET "" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["data"]))')
+    [ "$want" -gt 19000 ]
+    mount_start
+    [ "$(ls "$MNT" | wc -l)" -eq "$want" ]
+    [ -d "$MNT/padding-0019000" ]
+    [ "$(cat "$MNT/good/good.js")" = 'good();' ]
+    hwm=$(peak_rss_kb)
+    echo "$want extensions, peak RSS ${hwm} kB"
+    ! grep -q "listing extensions failed" "$QEXTFS_LOG"
+    if [[ "$QEXTFS_BIN" != */asan/* ]]; then
+        [ "$hwm" -lt 200000 ]
+    fi
 }

@@ -3,9 +3,11 @@
 # make stress) while the tenant fails every 7th request, drops every 11th mid-body, adds
 # 20 ms to each and rate-limits writes. Afterwards every extension's archive must equal a
 # local mirror that received the same operations, no process may see an error other than
-# EIO from fsync, and the daemon's RSS must stay bounded.
+# EIO from fsync, and the daemon's RSS must stay bounded. The run's figures (operations,
+# faults injected, uploads, bytes compared and lost) go to the test logs (figures.bash).
 load ../lib/tenant
 load ../lib/mount
+load ../lib/figures
 
 teardown() {
     mount_stop
@@ -27,7 +29,9 @@ teardown() {
     secs=${SOAK_SECONDS:-15}
     end=$((SECONDS + secs))
     errs=$BATS_TEST_TMPDIR/errors
+    counts=$BATS_TEST_TMPDIR/op-counts # one line per worker: the operations it made
     : >"$errs"
+    : >"$counts"
     pids=()
     for w in 1 2 3 4; do
         (
@@ -46,6 +50,7 @@ teardown() {
                     case $r in OK | "Input/output error") ;; *) echo "writer $w: fsync: $r" >>"$errs" ;; esac
                 fi
             done
+            echo $((n + n / 7)) >>"$counts" # writes, and every 7th an fsync
         ) &
         pids+=($!)
     done
@@ -59,6 +64,7 @@ teardown() {
                     cmp -s "$MNT/$e/lib/$f.js" "$seed/$e/lib/$f.js" || echo "reader $r: $e/lib/$f.js differs" >>"$errs"
                 done
             done
+            echo $((n * 3)) >>"$counts" # whole-file reads compared with the seed
         ) &
         pids+=($!)
     done
@@ -67,14 +73,21 @@ teardown() {
     echo "peak RSS ${hwm} kB"
     tenant_fault fail_every=0 drop_every=0 latency_ms=0
     mount_stop
+    for i in 1 2 3 4 5 6; do
+        tenant_unpack "soak$i" "$BATS_TEST_TMPDIR/got/soak$i"
+    done
+    # The figures first, so a failing run leaves them too.
+    read -r compared lost extra < <(figures_compare "$mirror" "$BATS_TEST_TMPDIR/got")
+    figures_record soak seconds="$secs" ops="$(awk '{s += $1} END {print s + 0}' "$counts")" \
+        uploads="$(figures_uploads "$QEXTFS_LOG")" bytes_compared="$compared" \
+        bytes_lost="$lost" bytes_extra="$extra" errors="$(wc -l <"$errs")" peak_rss_kb="$hwm"
     cat "$errs"
     [ ! -s "$errs" ]
     for i in 1 2 3 4 5 6; do
-        tenant_unpack "soak$i" "$BATS_TEST_TMPDIR/got/soak$i"
         diff -r "$mirror/soak$i" "$BATS_TEST_TMPDIR/got/soak$i"
     done
+    [ "$lost" -eq 0 ] && [ "$extra" -eq 0 ]
     if [[ "$QEXTFS_BIN" != */asan/* ]]; then
         [ "$hwm" -lt 200000 ]
     fi
-    echo "429s the tenant sent: $(tenant_stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["status_429"])')"
 }

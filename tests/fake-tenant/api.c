@@ -57,12 +57,71 @@ static const char *mime_of(const char *name)
     return "application/octet-stream";
 }
 
+/* One padding model: every field fixed-width, so all have the same length. About as big as a
+ * live model (~1 KB), so a padded list is what a tenant with that many extensions returns. */
+static int pad_item(char *out, size_t outsz, size_t i, bool real)
+{
+    static const char desc[] = "Padding that --list-pad adds to the list; it has no archive. "
+                               "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do "
+                               "eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut "
+                               "enim ad minim veniam, quis nostrud exercitation ullamco laboris "
+                               "nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in "
+                               "reprehenderit in voluptate velit esse cillum dolore eu fugiat "
+                               "nulla pariatur. Excepteur sint occaecat cupidatat non proident, "
+                               "sunt in culpa qui officia deserunt mollit anim id est laborum.";
+    char checksum[64] = "";
+
+    if (!real)
+        snprintf(checksum, sizeof(checksum), ",\"checksum\":\"%032zx\"", i);
+    return snprintf(out, outsz,
+                    "{\"id\":\"pad-%028zu\",\"qextFilename\":\"padding-%07zu\",\"name\":"
+                    "\"Padding %07zu\",\"type\":\"visualization\",\"version\":\"1.0.0\","
+                    "\"qextVersion\":\"1.0.0\",\"author\":\"Fake Tenant\",\"tags\":[],"
+                    "\"description\":\"%s\",\"%s\":\"2024-05-01T12:00:00.000Z\"%s}",
+                    i, i, i, desc, real ? "updatedAt" : "updateAt", checksum);
+}
+
+/* --list-pad: the list text json ({"data":[...]}, malloc'd) with padding models appended
+ * until it is at least pad bytes. They are listed only: GET by id or name is 404. Frees json;
+ * NULL on ENOMEM. */
+static char *pad_list(char *json, size_t pad, bool real)
+{
+    size_t len = strlen(json), item_len, n, at;
+    char probe[2048];
+    bool empty;
+    char *out;
+
+    if (len >= pad || len < 3 || strcmp(json + len - 2, "]}") != 0)
+        return json;
+    item_len = (size_t)pad_item(probe, sizeof(probe), 0, real) + 1; /* with its comma */
+    n = (pad - len + item_len - 1) / item_len;
+    empty = json[len - 3] == '[';
+    out = malloc(len + n * item_len + 1);
+    if (!out) {
+        free(json);
+        return NULL;
+    }
+    at = len - 2;
+    memcpy(out, json, at);
+    free(json);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 || !empty)
+            out[at++] = ',';
+        at += (size_t)pad_item(out + at, item_len + 1, i + 1, real);
+    }
+    memcpy(out + at, "]}", 3);
+    return out;
+}
+
 static enum MHD_Result api_list(struct ft_req *r)
 {
+    unsigned pad = faults_get(&r->srv->faults).list_pad;
     char *json = NULL;
     int rc = store_list(&r->srv->store, r->srv->opt.real_shape, &json);
 
     if (rc != 200)
+        return respond_error(r, 500, "Could not list the extensions", NULL, NULL, NULL);
+    if (pad && !(json = pad_list(json, pad, r->srv->opt.real_shape)))
         return respond_error(r, 500, "Could not list the extensions", NULL, NULL, NULL);
     return respond_json(r, 200, json);
 }

@@ -16,6 +16,7 @@ struct fault_cfg {
     unsigned tier2;      /* POST/PATCH/DELETE requests per minute per key */
     bool hang;           /* never answer /api/ requests */
     bool rate_limit;
+    unsigned list_pad; /* the list grows to at least this many bytes of padding models */
 };
 
 struct rl_window;

@@ -28,6 +28,7 @@ static void usage(FILE *f)
            "  --drop-every N    every Nth /api/ body is cut halfway\n"
            "  --rate-limit      enforce tier 1/2 limits (--tier1 N, --tier2 N per minute)\n"
            "  --hang            never answer /api/ requests\n"
+           "  --list-pad BYTES  pad the list with ~1 KB listed-only models to BYTES or more\n"
            "  --client ID:SECRET  accept OAuth client credentials at POST /oauth/token\n"
            "  --tls-cert PEM --tls-key PEM  serve https with this certificate\n"
            "  --token-life S    seconds an OAuth token lives (default 21600)\n"
@@ -60,6 +61,7 @@ enum {
     O_T1,
     O_T2,
     O_HANG,
+    O_LIST_PAD,
     O_LOG,
     O_CLIENT,
     O_TLS_CERT,
@@ -107,6 +109,9 @@ static bool set_number(struct ft_options *o, int opt, const char *arg)
     case O_T2:
         o->faults.tier2 = n;
         return true;
+    case O_LIST_PAD:
+        o->faults.list_pad = n;
+        return true;
     default:
         return false;
     }
@@ -134,6 +139,7 @@ static int parse_options(int argc, char **argv, struct ft_options *o)
                                           {"tls-cert", 1, 0, O_TLS_CERT},
                                           {"tls-key", 1, 0, O_TLS_KEY},
                                           {"token-life", 1, 0, O_TOKEN_LIFE},
+                                          {"list-pad", 1, 0, O_LIST_PAD},
                                           {"help", 0, 0, O_HELP},
                                           {0, 0, 0, 0}};
     int c;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Command-line options and the /__fake/ routes: --real-shape, --ranges, --fail-every,
-# --drop-every, --rate-limit, --latency-ms, --hang, --state, --log, --port, and the stats,
-# reset and fault routes.
+# --drop-every, --rate-limit, --latency-ms, --hang, --list-pad, --state, --log, --port, and
+# the stats (with the faults injected), reset and fault routes.
 load helpers
 
 teardown() {
@@ -74,6 +74,7 @@ url() { # NAME [FILEPATH]
     for i in 1 2 3 4 5 6; do codes+="$(api_code GET /sales-funnel-001) "; done
     [ "$codes" = "200 200 503 200 200 503 " ]
     body | jassert 'd["title"] == "Service Unavailable"' 'd["status"] == 503'
+    tenant_stats | jassert 'd["faults"] == {"failed": 2, "dropped": 0, "rate_limited": 0}'
     # the test routes are never failed
     for i in 1 2 3; do curl -sS --fail -o /dev/null "$TENANT_URL/__fake/stats"; done
     tenant_fault fail_every=0
@@ -92,6 +93,7 @@ url() { # NAME [FILEPATH]
     [ "$status" -eq 0 ]
     run tenant_curl -o /dev/null "$(url sales-funnel-001 sales-funnel-001.js)"
     [ "$status" -eq 18 ]
+    tenant_stats | jassert 'd["faults"] == {"failed": 0, "dropped": 2, "rate_limited": 0}'
     # the connection survives for the next client
     tenant_fault drop_every=0
     tenant_curl -o "$BATS_TEST_TMPDIR/c" "$(url sales-funnel-001)/file"
@@ -112,7 +114,8 @@ url() { # NAME [FILEPATH]
     # reads are tier 1, other keys have their own budget
     [ "$(api_code GET /sales-funnel-001)" = 200 ]
     [ "$(QLIK_API_KEY=k2 api_code DELETE /sales-funnel-001)" = 204 ]
-    tenant_stats | jassert 'd["status_429"] == 1' 'd["by_status"]["429"] == 1'
+    tenant_stats | jassert 'd["status_429"] == 1' 'd["by_status"]["429"] == 1' \
+        'd["faults"] == {"failed": 0, "dropped": 0, "rate_limited": 1}'
 }
 
 @test "--rate-limit --tier1 2: the 3rd read gets 429; rate_limit=0 at run time lifts it" {
@@ -156,6 +159,29 @@ url() { # NAME [FILEPATH]
     SECONDS=0
     tenant_stop
     [ "$SECONDS" -le 2 ]
+}
+
+@test "--list-pad: listed-only padding models past the size asked; list_pad changes at run time" {
+    tenant_start --generate 2 --api-key k1 --list-pad 100000
+    api GET "" >"$BATS_TEST_TMPDIR/l"
+    [ "$(stat -c %s "$BATS_TEST_TMPDIR/l")" -ge 100000 ]
+    [ "$(stat -c %s "$BATS_TEST_TMPDIR/l")" -lt 101000 ]
+    jassert 'len(d["data"]) > 100' 'd["data"][0]["qextFilename"] == "sales-funnel-001"' \
+        'd["data"][2]["qextFilename"] == "padding-0000001"' \
+        'len(set(e["id"] for e in d["data"])) == len(d["data"])' \
+        'all(e["checksum"] and e["updateAt"] for e in d["data"][2:])' <"$BATS_TEST_TMPDIR/l"
+    # padding is listed only
+    [ "$(api_code GET /padding-0000001)" = 404 ]
+    [ "$(api_code GET /padding-0000001/file)" = 404 ]
+    curl -sS --fail -X POST "$TENANT_URL/__fake/fault?list_pad=0" | jassert 'd["list_pad"] == 0'
+    api GET "" | jassert 'len(d["data"]) == 2'
+    tenant_fault list_pad=52428800
+    [ "$(api GET "" | wc -c)" -ge 52428800 ]
+}
+
+@test "--list-pad with --real-shape pads with real-shape models; an empty list is padded too" {
+    tenant_start --real-shape --list-pad 5000
+    api GET "" | jassert 'len(d["data"]) >= 5' 'all("updatedAt" in e and "checksum" not in e for e in d["data"])'
 }
 
 @test "--state: extensions, deletions, archives and the id counter survive a restart" {
@@ -227,7 +253,7 @@ PY
     [ "$(tenant_count "GET /extensions/{id}/file/{path}")" = 2 ]
     tenant_reset_stats
     tenant_stats | jassert 'd["requests"] == 0' 'd["bytes_out"] == 0' 'd["by_status"] == {}' \
-        'all(v == 0 for v in d["by_route"].values())'
+        'all(v == 0 for v in d["by_route"].values())' 'all(v == 0 for v in d["faults"].values())'
 }
 
 @test "no --api-key: no auth; --port binds the given port on 127.0.0.1 only" {

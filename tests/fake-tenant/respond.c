@@ -98,8 +98,10 @@ enum MHD_Result respond_body(struct ft_req *r, int status, const char *ctype, st
 {
     bool drop = r->api && len > 0 && faults_drop_now(&r->srv->faults);
 
-    if (drop)
+    if (drop) {
+        stats_fault(&r->srv->stats, SF_DROPPED);
         return queue(r, status, cut_response(b, off, len), ctype, hdrs, len / 2);
+    }
     return queue(r, status, blob_response(b, off, len), ctype, hdrs, len);
 }
 

@@ -195,6 +195,7 @@ static bool pass_gates(struct ft_req *r, enum MHD_Result *ret)
         return false;
     }
     if (faults_fail_now(&srv->faults)) {
+        stats_fault(&srv->stats, SF_FAILED);
         *ret = respond_error(r, 503, "The service is temporarily unavailable", NULL, NULL, NULL);
         return false;
     }

@@ -24,6 +24,7 @@ static char *fault_json(const struct fault_cfg *c)
     cJSON_AddBoolToObject(o, "rate_limit", c->rate_limit);
     cJSON_AddNumberToObject(o, "tier1", c->tier1);
     cJSON_AddNumberToObject(o, "tier2", c->tier2);
+    cJSON_AddNumberToObject(o, "list_pad", c->list_pad);
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -68,6 +69,8 @@ static enum MHD_Result fault_arg(void *cls, enum MHD_ValueKind kind, const char 
         c->tier1 = n;
     else if (ok && strcmp(key, "tier2") == 0)
         c->tier2 = n;
+    else if (ok && strcmp(key, "list_pad") == 0)
+        c->list_pad = n;
     else if (ok && n <= 1 && strcmp(key, "hang") == 0)
         c->hang = n;
     else if (ok && n <= 1 && strcmp(key, "rate_limit") == 0)

@@ -22,11 +22,16 @@ enum route_key {
 
 #define STATS_MAX_CODES 48
 
+/* The faults the fake tenant injected on purpose (a test's reliability figures); 429s from
+ * the rate limits are status_429. */
+enum stats_fault { SF_FAILED, SF_DROPPED, SF_COUNT };
+
 struct stats {
     pthread_mutex_t lock;
     uint64_t requests, status_429, bytes_in, bytes_out;
     uint64_t oauth_tokens; /* POST /oauth/token requests (outside /api/, not in requests) */
     uint64_t by_route[RK_COUNT];
+    uint64_t faults[SF_COUNT]; /* --fail-every 503s, --drop-every cut bodies */
     struct {
         int status;
         uint64_t n;
@@ -42,6 +47,7 @@ void stats_request(struct stats *st, enum route_key rk);
 void stats_response(struct stats *st, int status, uint64_t bytes_out);
 void stats_bytes_in(struct stats *st, uint64_t n);
 void stats_oauth(struct stats *st);
+void stats_fault(struct stats *st, enum stats_fault kind);
 void stats_reset(struct stats *st);
 /* The stats document, malloc'd; NULL on ENOMEM. */
 char *stats_json(struct stats *st);

@@ -1,8 +1,8 @@
 /* fuzz_headers: owns the fuzzing of what http.c reads from response headers that it exposes:
  * the Retry-After value (delta seconds or an HTTP date, http_parse_retry_after) and the
- * status-to-errno mapping. The multipart request body is built by libcurl's curl_mime, not by
- * qextfs code, so there is no builder of ours to fuzz; the other header readers and the
- * error-document reader are static in http.c. Retry-After must come back within [0, cap]. */
+ * status-to-errno mapping (the multipart request body has its own target, fuzz_multipart.c);
+ * the other header readers and the error-document reader are static in http.c. Retry-After
+ * must come back within [0, cap]. */
 #include "fuzz.h"
 
 #include "http.h"

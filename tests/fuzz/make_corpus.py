@@ -420,8 +420,70 @@ def headers():
         out(t, name, data)
 
 
+# --- multipart -----------------------------------------------------------------------------
+
+
+def multipart():
+    """Inputs of fuzz_multipart: DATA_JSON NUL FILE_NAME NUL ZIP_BYTES."""
+    t = "multipart"
+    model = json.dumps({"name": "Sales Funnel", "qextFilename": "sales-funnel", "tags": ["a"],
+                        "description": "caf\u00e9 \u2013 \"quoted\" \\ back\r\nslash"},
+                       ensure_ascii=False).encode()
+    small = good_zip([("sales-funnel/sales-funnel.qext", b'{"name":"Sales Funnel"}'),
+                      ("sales-funnel/sales-funnel.js", b"define([], function () {});\r\n")])
+    rnd = random.Random(7)
+    noise = bytes(rnd.randrange(256) for _ in range(80 * 1024))  # past MHD's 64 KiB buffer
+
+    def mp(data, name, zip_bytes):
+        return data + b"\0" + name + b"\0" + zip_bytes
+
+    seeds = {
+        # sent, and read back unchanged
+        "upload.bin": mp(b"{}", b"upload.zip", small),
+        "model.bin": mp(model, b"sales-funnel-20240501T120000.zip", small),
+        "trash-name.bin": mp(b"{}", b"my ext-2024-05-01T12:00:00Z.zip", small),
+        "utf8-name.bin": mp(b"{}", "select2.min \u2013 original.zip".encode(), small),
+        "high-bytes-name.bin": mp(b"{}", bytes(range(0x80, 0x100)), b"PK"),
+        "percent-name.bin": mp(b"{}", b"a%22b%0D%0A%00.zip", b"PK"),
+        "params-in-name.bin": mp(b"{}", b"x.zip; name=data; filename=y.zip", b"PK"),
+        "header-text-in-name.bin": mp(b"{}", b"x.zip Content-Type: text/html", b"PK"),
+        "name-255.bin": mp(b"{}", b"n" * 251 + b".zip", b"PK"),
+        "boundary-like-data.bin": mp(b'{"a":"\r\n--\r\n------------------------x\r\n\r\n--"}',
+                                     b"b.zip", b"\r\n--\r\n--\r\n\r\n"),
+        "crlf-zip.bin": mp(b"{}", b"c.zip", b"\r\n" * 1000 + b"--" * 1000 + b"\0" * 1000),
+        "big-zip.bin": mp(b"{}", b"big.zip", noise),
+        "big-data.bin": mp(b'{"description":"' + b"d" * (70 * 1024) + b'"}', b"d.zip", b"PK"),
+        "not-json-data.bin": mp(b"not json at all {", b"n.zip", b"PK"),
+        "empty-zip.bin": mp(b"{}", b"e.zip", b""),
+        "empty-name.bin": mp(b"{}", b"", b"PK"),
+        "empty-data.bin": mp(b"", b"e.zip", b"PK"),
+        "all-empty.bin": b"\0\0",
+        "data-only.bin": b'{"name":"no separators"}',
+        "data-and-name.bin": b"{}\0only-a-name.zip",
+        "empty": b"",
+        # refused before anything is sent
+        "quote-name.bin": mp(b"{}", b'a"b.zip', b"PK"),
+        "quote-escape-name.bin": mp(b"{}", b'x.zip"; name="data', b"PK"),
+        "crlf-header-injection.bin": mp(b"{}", b"x.zip\r\nContent-Type: text/html\r\n\r\nevil",
+                                        b"PK"),
+        "crlf-part-injection.bin": mp(b"{}", b"x.zip\"\r\n\r\n\r\n--x\r\nContent-Disposition: "
+                                      b'form-data; name="data"\r\n\r\n{}', b"PK"),
+        "lf-name.bin": mp(b"{}", b"a\nb.zip", b"PK"),
+        "cr-name.bin": mp(b"{}", b"a\rb.zip", b"PK"),
+        "tab-name.bin": mp(b"{}", b"a\tb.zip", b"PK"),
+        "del-name.bin": mp(b"{}", b"a\x7fb.zip", b"PK"),
+        "backslash-name.bin": mp(b"{}", b"a\\b.zip", b"PK"),
+        "trailing-backslash-name.bin": mp(b"{}", b"x.zip\\", b"PK"),
+        "name-256.bin": mp(b"{}", b"n" * 252 + b".zip", b"PK"),
+        "name-70k.bin": mp(b"{}", b"n" * (70 * 1024), b"PK"),
+    }
+    for name, data in seeds.items():
+        out(t, name, data)
+
+
 if __name__ == "__main__":
     archives()
     jsons()
     paths()
     headers()
+    multipart()

@@ -532,14 +532,21 @@ static void paces_per_tier(void **state)
     struct http_resp resp;
     double t0 = now_s();
 
-    /* 60/min: a burst of 6, then one a second. The other tier is not held up. */
-    f->o.tier1_per_min = 60;
+    /* 240/min counted over 1 s: 90% of the 4 the window allows go at once, then the
+     * next three when the first leave the window. The other tier is not held up. */
+    f->o.tier1_per_min = 240;
+    f->o.pace_window_s = 1;
     ts_push(f->srv, 200, "ok", NULL, NULL);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 3; i++) {
         assert_int_equal(do_get(f, "/p", &resp), 0);
         http_resp_free(&resp);
     }
-    assert_true(now_s() - t0 >= 1.5);
+    assert_true(now_s() - t0 < 0.5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(do_get(f, "/p", &resp), 0);
+        http_resp_free(&resp);
+    }
+    assert_true(now_s() - t0 >= 1.9);
     t0 = now_s();
     for (int i = 0; i < 8; i++) {
         struct http_req req;
@@ -699,6 +706,55 @@ static void multipart_order(void **state)
     http_resp_free(&resp);
 }
 
+/* A file name that a quoted Content-Disposition parameter cannot carry unchanged (curl would
+ * send %22 or %0D%0A instead) is refused before any request, with the reason. */
+static void multipart_name_refused(void **state)
+{
+    static const char *const bad[] = {
+        "a\"b.zip", "x.zip\r\nContent-Type: text/html", "a\nb.zip", "a\\b.zip", "a\tb.zip", NULL};
+    struct fixture *f = *state;
+    char zip[] = "/tmp/qextfs-test-XXXXXX", long_name[300];
+    int fd = mkstemp(zip);
+    struct http_resp resp;
+    struct http_req req;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "PK", 2), 2);
+    close(fd);
+    http_req_init(&req, "POST", "/api/v1/extensions");
+    req.mp_data_json = "{}";
+    req.mp_file_path = zip;
+    for (int i = 0; bad[i]; i++) {
+        req.mp_file_name = bad[i];
+        assert_int_equal(http_do(client(f), &req, &resp), -EINVAL);
+        assert_non_null(strstr(resp.message, "cannot be sent in a multipart header"));
+        assert_null(strchr(resp.message, '\n'));
+        http_resp_free(&resp);
+    }
+    memset(long_name, 'n', 256);
+    long_name[256] = '\0';
+    req.mp_file_name = long_name;
+    assert_int_equal(http_do(client(f), &req, &resp), -EINVAL);
+    assert_non_null(strstr(resp.message, "longer than 255 bytes"));
+    http_resp_free(&resp);
+    assert_int_equal(ts_total(f->srv), 0);
+
+    /* UTF-8, spaces, '%' and 255 bytes go as they are. */
+    long_name[255] = '\0';
+    ts_push(f->srv, 201, "{\"id\":\"n\"}", NULL, NULL);
+    ts_push(f->srv, 201, "{\"id\":\"n\"}", NULL, NULL);
+    req.mp_file_name = "select2.min \xe2\x80\x93 100% original.zip";
+    assert_int_equal(http_do(client(f), &req, &resp), 0);
+    http_resp_free(&resp);
+    req.mp_file_name = long_name;
+    assert_int_equal(http_do(client(f), &req, &resp), 0);
+    http_resp_free(&resp);
+    assert_int_equal(ts_total(f->srv), 2);
+    assert_non_null(
+        strstr(f->srv->recs[0].body, "filename=\"select2.min \xe2\x80\x93 100% original.zip\""));
+    unlink(zip);
+}
+
 static void token_not_sent_to_other_host(void **state)
 {
     struct fixture *f = *state;
@@ -844,6 +900,7 @@ int main(void)
         T(dropped_connections_retried),
         T(refused_connection),
         T(multipart_order),
+        T(multipart_name_refused),
         T(token_not_sent_to_other_host),
         T(token_kept_on_same_host_redirect),
         T(pool_under_threads),
