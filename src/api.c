@@ -527,7 +527,6 @@ static int upload(struct http *h, const char *method, char *path, const char *zi
                   const char *data_json, long ok1, long ok2, struct api_ext *out, char *msg,
                   size_t msgsz)
 {
-    const char *slash = zip_path ? strrchr(zip_path, '/') : NULL;
     const char *what =
         strcmp(method, "POST") == 0 ? "creating the extension" : "updating the extension";
     struct http_resp resp;
@@ -543,7 +542,9 @@ static int upload(struct http *h, const char *method, char *path, const char *zi
     http_req_init(&req, method, path);
     req.mp_data_json = data_json ? data_json : "{}";
     req.mp_file_path = zip_path;
-    req.mp_file_name = slash ? slash + 1 : zip_path;
+    /* The service reads the part, not its name; a fixed name keeps extension names with
+     * quotes or control characters (trash restore names the zip after one) uploadable. */
+    req.mp_file_name = "extension.zip";
     rc = run(h, &req, &resp, msg, msgsz);
     if (rc == 0)
         rc = expect_status(&resp, ok1, ok2, what, msg, msgsz);

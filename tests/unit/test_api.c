@@ -507,8 +507,7 @@ static void create_update_delete(void **state)
 {
     struct env *e = *state;
     char *zip = temp_zip();
-    const char *base = strrchr(zip, '/') + 1;
-    char want[128], msg[256] = "";
+    char msg[256] = "";
     struct api_ext x;
 
     ts_push(e->srv, 201, reference_item, NULL, NULL);
@@ -519,8 +518,8 @@ static void create_update_delete(void **state)
     assert_string_equal(e->srv->recs[0].url, "/api/v1/extensions");
     assert_non_null(strstr(e->srv->recs[0].body, "name=\"data\""));
     assert_non_null(strstr(e->srv->recs[0].body, "\r\n\r\n{}\r\n"));
-    snprintf(want, sizeof(want), "name=\"file\"; filename=\"%s\"", base);
-    assert_non_null(strstr(e->srv->recs[0].body, want));
+    /* a fixed part name: the local zip's name may hold anything an extension name can */
+    assert_non_null(strstr(e->srv->recs[0].body, "name=\"file\"; filename=\"extension.zip\""));
 
     ts_reset_replies(e->srv);
     ts_push(e->srv, 200, real_item, NULL, NULL);
