@@ -7,7 +7,7 @@ BUILD   ?= build
 CC      ?= cc
 SANITIZE ?=
 
-PKGS     := fuse3 libcurl libcjson libzip libmicrohttpd yaml-0.1
+PKGS     := fuse3 libcurl libcjson libzip libmicrohttpd yaml-0.1 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

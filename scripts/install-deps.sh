@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev
-      libzip-dev libmicrohttpd-dev libcmocka-dev libyaml-dev bats rsync vim nano zip unzip
+      libzip-dev zlib1g-dev libmicrohttpd-dev libcmocka-dev libyaml-dev bats rsync vim nano zip unzip
       attr curl valgrind tmux python3 cppcheck clang-format procps psmisc bsdextrautils openssl
       clang libclang-rt-14-dev)
 

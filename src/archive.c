@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
+#include <zlib.h>
 
 #define EXTRA_UT 0x5455 /* Info-ZIP extended timestamp */
 #define UT_MTIME 0x01   /* its flag: the modification time follows */
@@ -154,43 +155,21 @@ static int open_archive(const char *path, int flags, zip_t **out, char *err, siz
     return rc;
 }
 
-/* --- CRC-32 (IEEE 802.3, as zip uses) ------------------------------------------------- */
+/* --- CRC-32 (IEEE 802.3, as zip uses; zlib's is several times faster than a table) ----- */
 
-struct crc_table {
-    uint32_t t[256];
-};
-
-static void crc_table_init(struct crc_table *ct)
+static uint32_t crc_update(uint32_t crc, const void *buf, size_t n)
 {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        ct->t[i] = c;
-    }
-}
-
-static uint32_t crc_update(const struct crc_table *ct, uint32_t crc, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-
-    crc = ~crc;
-    while (n--)
-        crc = ct->t[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    return (uint32_t)crc32_z(crc, buf, n);
 }
 
 static int crc_fd(int fd, uint32_t *crc, uint64_t *size)
 {
-    struct crc_table ct;
     char *buf = malloc(IO_CHUNK);
     ssize_t n;
     int rc;
 
     if (!buf)
         return -ENOMEM;
-    crc_table_init(&ct);
     *crc = 0;
     *size = 0;
     while ((n = read(fd, buf, IO_CHUNK)) != 0) {
@@ -198,7 +177,7 @@ static int crc_fd(int fd, uint32_t *crc, uint64_t *size)
             continue;
         if (n < 0)
             break;
-        *crc = crc_update(&ct, *crc, buf, (size_t)n);
+        *crc = crc_update(*crc, buf, (size_t)n);
         *size += (uint64_t)n;
     }
     rc = n < 0 ? -errno : 0;
@@ -586,6 +565,153 @@ static int index_build(zip_t *za, struct zipx_index **out, char *err, size_t err
 
 /* --- opening an index --------------------------------------------------------------- */
 
+static void log_entry_error(const struct zipx_entry *e, const char *what);
+
+/* --- where stored entries' bytes are ------------------------------------------------ */
+/* A stored (uncompressed) entry's bytes sit as they are in the archive, so a whole archive on
+ * local disk can serve them with pread: no extraction, no copy in the block cache. libzip 1.7
+ * does not tell where an entry's data starts, so the central directory is read here once
+ * more for the local header offsets (libzip numbers entries in central directory order), and
+ * each local header for its name and extra lengths, exactly as libzip finds the data when it
+ * extracts. Zip64 archives and anything odd simply keep the extraction path. */
+
+static uint16_t le16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static bool pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        done += (size_t)r;
+    }
+    return true;
+}
+
+/* The central directory's offset, size and record count from the end record; false for
+ * zip64 or a damaged end. */
+static bool find_cd(int fd, uint64_t fsize, uint64_t *cd_off, uint64_t *cd_size, size_t *count)
+{
+    size_t len = fsize < 65557 ? (size_t)fsize : 65557;
+    unsigned char *buf = len >= 22 ? malloc(len) : NULL;
+    bool ok = false;
+
+    if (!buf || !pread_full(fd, buf, len, fsize - len))
+        goto out;
+    for (size_t p = len - 22 + 1; p-- > 0;) {
+        if (le32(buf + p) != 0x06054b50 || p + 22 + le16(buf + p + 20) != len)
+            continue;
+        *count = le16(buf + p + 10);
+        *cd_size = le32(buf + p + 12);
+        *cd_off = le32(buf + p + 16);
+        ok = *count != 0xffff && *cd_size != 0xffffffffu && *cd_off != 0xffffffffu &&
+             *cd_off + *cd_size <= fsize - len + p;
+        break;
+    }
+out:
+    free(buf);
+    return ok;
+}
+
+/* Sets data_off of entry e, stored at local header lho, when its bytes lie inside the file
+ * before the central directory. */
+static void locate_data(int fd, struct zipx_entry *e, uint64_t lho, uint64_t cd_off)
+{
+    unsigned char h[30];
+    uint64_t off;
+
+    if (!pread_full(fd, h, sizeof(h), lho) || le32(h) != 0x04034b50)
+        return;
+    off = lho + sizeof(h) + le16(h + 26) + le16(h + 28);
+    if (off + e->size <= cd_off)
+        e->data_off = off;
+}
+
+static void locate_stored(const char *path, struct zipx_index *idx)
+{
+    uint64_t cd_off, cd_size, *lho = NULL;
+    unsigned char *cd = NULL;
+    bool *stored = NULL;
+    size_t count, n = 0;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) != 0 ||
+        !find_cd(fd, (uint64_t)st.st_size, &cd_off, &cd_size, &count))
+        goto out;
+    cd = malloc(cd_size ? cd_size : 1);
+    lho = calloc(count ? count : 1, sizeof(*lho));
+    stored = calloc(count ? count : 1, sizeof(*stored));
+    if (!cd || !lho || !stored || !pread_full(fd, cd, cd_size, cd_off))
+        goto out;
+    for (size_t p = 0; n < count && p + 46 <= cd_size && le32(cd + p) == 0x02014b50; n++) {
+        const unsigned char *r = cd + p;
+
+        /* stored, not encrypted, not zip64: sizes equal and plain 32-bit fields */
+        stored[n] = le16(r + 10) == 0 && !(le16(r + 8) & 1) && le32(r + 20) == le32(r + 24) &&
+                    le32(r + 24) != 0xffffffffu && le32(r + 42) != 0xffffffffu;
+        lho[n] = le32(r + 42);
+        p += 46 + (size_t)le16(r + 28) + le16(r + 30) + le16(r + 32);
+    }
+    for (size_t i = 0; i < idx->n; i++) {
+        struct zipx_entry *e = &idx->v[i];
+
+        if (!e->is_dir && e->zindex >= 0 && (uint64_t)e->zindex < n && stored[e->zindex] &&
+            e->comp_size == e->size)
+            locate_data(fd, e, lho[e->zindex], cd_off);
+    }
+out:
+    free(cd);
+    free(lho);
+    free(stored);
+    if (fd >= 0)
+        close(fd);
+}
+
+int zipx_stored_verify(int fd, const struct zipx_entry *e)
+{
+    char *buf = malloc(IO_CHUNK);
+    uint32_t crc = 0;
+    int rc = 0;
+
+    if (!buf)
+        return -ENOMEM;
+    for (uint64_t done = 0; rc == 0 && done < e->size;) {
+        size_t k = e->size - done < IO_CHUNK ? (size_t)(e->size - done) : IO_CHUNK;
+
+        if (!pread_full(fd, buf, k, e->data_off + done)) {
+            rc = -EIO;
+            break;
+        }
+        crc = crc_update(crc, buf, k);
+        done += k;
+    }
+    free(buf);
+    if (rc == 0 && crc != e->crc) {
+        log_entry_error(e, "CRC mismatch");
+        rc = -EIO;
+    }
+    return rc;
+}
+
+size_t zipx_entry_pos(const struct zipx_index *idx, const struct zipx_entry *e)
+{
+    return (size_t)(e - idx->v);
+}
+
 int zipx_index_open(const char *path, struct zipx_index **out, char *err, size_t errsz)
 {
     zip_t *za;
@@ -597,6 +723,8 @@ int zipx_index_open(const char *path, struct zipx_index **out, char *err, size_t
         return rc;
     rc = index_build(za, out, err, errsz);
     zip_discard(za);
+    if (rc == 0)
+        locate_stored(path, *out);
     return rc;
 }
 

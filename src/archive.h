@@ -27,6 +27,8 @@ struct zipx_entry {
     bool implicit;     /* directory with no entry of its own in the archive */
     uint32_t crc;
     int64_t zindex;    /* index in the zip, -1 for implicit directories */
+    uint64_t data_off; /* a stored entry of an index read from a whole archive: where its
+                          bytes start in that file; 0 otherwise */
 };
 
 struct zipx_index;
@@ -66,6 +68,12 @@ uint64_t zipx_total_size(const struct zipx_index *idx);
  * declared size (zip bombs stop at the declared size), or the CRC does not match. */
 int zipx_extract(const char *zip_path, const struct zipx_entry *e,
                  int (*sink)(void *arg, const void *buf, size_t n), void *arg);
+
+/* Checks the CRC of stored entry e (data_off != 0) of the archive open at fd, reading its
+ * bytes in place. 0 or -EIO (logged) on a mismatch or short file. */
+int zipx_stored_verify(int fd, const struct zipx_entry *e);
+/* e's position in idx (0..zipx_count-1), for per-entry state kept by callers. */
+size_t zipx_entry_pos(const struct zipx_index *idx, const struct zipx_entry *e);
 
 /* Writes every file and directory of idx under dest_dir (which exists), with modes and
  * mtimes. Never writes outside dest_dir. Returns 0 or -errno. */

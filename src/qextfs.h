@@ -72,6 +72,8 @@ struct view {
     char *version;
     struct zipx_index *idx;
     char *archive_path;  /* the whole archive on disk, or NULL when only the tail was read */
+    int fd;              /* archive_path opened for reading stored entries in place, or -1 */
+    unsigned char *checked; /* per index entry: 0 CRC not checked yet, 1 good, 2 bad */
 };
 
 /* One extension directory. Guarded by the tenant lock unless said otherwise. */

@@ -95,12 +95,16 @@ teardown() {
     tenant_start --seed "$SEED" --api-key "$TEST_KEY"
     UPLOAD_DELAY=0.2 mount_start
     ls "$MNT/alpha" >/dev/null
-    # editor-style saves: write a temporary, then rename it over the file
+    # rsync-style saves: write ".alpha.js.XXXXXX", then rename it over the file. A kill leaves
+    # that temporary behind most of the time; its name marks it local-only, so it must never
+    # reach the tenant (a file with an ordinary name left by a crash is the user's, as on a
+    # local disk, and is uploaded).
+    tmp="$MNT/alpha/.alpha.js.Q7xK2p"
     (
         for i in $(seq 1 400); do
-            head -c 20000 /dev/zero | tr '\0' "$(printf '\\%03o' $((65 + i % 26)))" >"$MNT/alpha/.save.tmp" || exit 0
-            echo " save $i" >>"$MNT/alpha/.save.tmp" || exit 0
-            mv "$MNT/alpha/.save.tmp" "$MNT/alpha/alpha.js" || exit 0
+            head -c 20000 /dev/zero | tr '\0' "$(printf '\\%03o' $((65 + i % 26)))" >"$tmp" || exit 0
+            echo " save $i" >>"$tmp" || exit 0
+            mv "$tmp" "$MNT/alpha/alpha.js" || exit 0
             echo "$i" >"$BATS_TEST_TMPDIR/last-save"
         done
     ) &
@@ -119,7 +123,8 @@ teardown() {
     n=${got##* save }
     echo "tenant holds save $n"
     [ "$n" -ge "$last" ]
-    [ ! -e "$BATS_TEST_TMPDIR/a/.save.tmp" ]
+    [ ! -e "$BATS_TEST_TMPDIR/a/.alpha.js.Q7xK2p" ]
+    [ "$(ls -A "$BATS_TEST_TMPDIR/a" | sort | tr '\n' ' ')" = "alpha.js alpha.qext " ]
 }
 
 @test "the mount is private to its user and files carry the user's ids" {

@@ -101,6 +101,31 @@ PY
     ls "$MNT" >/dev/null
 }
 
+@test "a stored entry whose bytes do not match its CRC gives EIO before any byte is served" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    python3 - "$BATS_TEST_TMPDIR/bad.zip" <<'PY'
+import sys, zipfile
+out = sys.argv[1]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+    z.writestr("evil.qext", '{"name":"Evil"}')
+    z.writestr("img.png", b"A" * 200000)
+    z.writestr("ok.png", b"B" * 1000)
+data = bytearray(open(out, "rb").read())
+i = data.find(b"A" * 1000)
+data[i + 5000] = ord("X")  # the bytes change, the recorded CRC stays
+open(out, "wb").write(data)
+PY
+    tenant_put_unsafe evil "$BATS_TEST_TMPDIR/bad.zip"
+    mount_start
+    [ "$(stat -c %s "$MNT/evil/img.png")" = 200000 ]
+    run dd if="$MNT/evil/img.png" of=/dev/null bs=4k count=1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Input/output error"* ]]
+    grep -q "img.png.*CRC mismatch" "$QEXTFS_LOG"
+    [ "$(head -c 1000 "$MNT/evil/ok.png")" = "$(head -c 1000 /dev/zero | tr '\0' B)" ]
+    [ "$(cat "$MNT/good/good.js")" = 'good();' ]
+}
+
 @test "an archive with 30,000 entries is refused whole; other extensions stay readable" {
     tenant_start --seed "$SEED" --api-key "$TEST_KEY"
     python3 - "$BATS_TEST_TMPDIR/many.zip" <<'PY'

@@ -77,15 +77,21 @@ mount_kill() {
     QEXTFS_PID=
 }
 
-fsync_file() { # fsyncs a file of the mount; prints OK or the error's text
+fsync_file() { # fsyncs and closes a file of the mount; prints OK or the first error's text
     python3 - "$1" <<'PY'
 import os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY)
+res = "OK"
 try:
-    os.fsync(fd); print("OK")
+    os.fsync(fd)
 except OSError as e:
-    print(os.strerror(e.errno))
-os.close(fd)
+    res = os.strerror(e.errno)
+try:
+    os.close(fd)  # close reports an upload that failed since (flush), like fsync does
+except OSError as e:
+    if res == "OK":
+        res = os.strerror(e.errno)
+print(res)
 PY
 }
 

@@ -924,6 +924,86 @@ static void extract_crc_mismatch(void **state)
     free(m.p);
 }
 
+/* Stored entries of a whole archive are located for reading in place: their bytes are found
+ * at data_off, the CRC is checked there, and deflated entries and tail indexes have none. */
+static void stored_entries_located(void **state)
+{
+    struct fx *f = *state;
+    char *big = noise(300000, 7, 0);
+    const struct zspec s[] = {
+        {.name = "top/", .data = NULL},
+        {.name = "top/d.txt", .data = "deflated content, deflated", .method = ZIP_CM_DEFLATE},
+        {.name = "top/s.txt", .data = "stored content"},
+        {.name = "top/big.bin", .data = big, .len = 300000},
+        {.name = "top/empty.txt", .data = "", .len = 0},
+    };
+    char zp[PATH_MAX];
+    struct zipx_index *idx;
+    size_t zlen;
+    unsigned char *z;
+    int fd;
+
+    make_zip(P(f, "s.zip", zp), s, 5);
+    z = slurp(zp, &zlen);
+    idx = open_index(zp);
+    const struct zipx_entry *st = zipx_lookup(idx, "s.txt");
+    const struct zipx_entry *bg = zipx_lookup(idx, "big.bin");
+
+    assert_int_equal(zipx_lookup(idx, "d.txt")->data_off, 0);
+    assert_true(st->data_off > 0 && st->data_off + st->size <= zlen);
+    assert_memory_equal(z + st->data_off, "stored content", st->size);
+    assert_memory_equal(z + bg->data_off, big, 300000);
+    assert_ptr_equal(zipx_entry_at(idx, zipx_entry_pos(idx, bg)), bg);
+    fd = open(zp, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(zipx_stored_verify(fd, st), 0);
+    assert_int_equal(zipx_stored_verify(fd, bg), 0);
+    assert_int_equal(zipx_stored_verify(fd, zipx_lookup(idx, "empty.txt")), 0);
+    close(fd);
+    zipx_index_free(idx);
+    /* one byte changed in place: the CRC check refuses it */
+    z[bg->data_off + 1000] ^= 0xff;
+    spit(zp, z, zlen);
+    idx = open_index(zp);
+    fd = open(zp, O_RDONLY);
+    assert_int_equal(zipx_stored_verify(fd, zipx_lookup(idx, "big.bin")), -EIO);
+    assert_int_equal(zipx_stored_verify(fd, zipx_lookup(idx, "s.txt")), 0);
+    close(fd);
+    zipx_index_free(idx);
+    /* an index from the tail alone has no local bytes to point at */
+    idx = NULL;
+    char err[256];
+    size_t tl = zlen < 4096 ? zlen : 4096;
+
+    assert_int_equal(zipx_index_from_tail(z + zlen - tl, tl, zlen, &idx, err, sizeof(err)), 0);
+    assert_int_equal(zipx_lookup(idx, "s.txt")->data_off, 0);
+    zipx_index_free(idx);
+    free(z);
+    free(big);
+}
+
+/* A local header whose lengths point past the central directory leaves the entry to
+ * extraction, which then fails cleanly. */
+static void stored_entry_lying_header(void **state)
+{
+    struct fx *f = *state;
+    const struct zspec s[] = {{.name = "s.txt", .data = "stored content"}};
+    char zp[PATH_MAX];
+    struct zipx_index *idx;
+    unsigned char *z;
+    size_t zlen;
+
+    make_zip(P(f, "l.zip", zp), s, 1);
+    z = slurp(zp, &zlen);
+    assert_int_equal(get_le(z, 4), 0x04034b50);
+    put_le(z + 28, 2, 0xffff); /* extra field length of the local header */
+    spit(zp, z, zlen);
+    idx = open_index(zp);
+    assert_int_equal(zipx_lookup(idx, "s.txt")->data_off, 0);
+    zipx_index_free(idx);
+    free(z);
+}
+
 static void extract_wrong_archive(void **state)
 {
     struct fx *f = *state;
@@ -1438,6 +1518,8 @@ int main(void)
         T(extract_zip_bomb),
         T(extract_crc_mismatch),
         T(extract_wrong_archive),
+        T(stored_entries_located),
+        T(stored_entry_lying_header),
         T(extract_all_tree),
         T(extract_all_stays_inside),
         T(file_crc),
