@@ -42,6 +42,7 @@
  * names in a small archive would otherwise cost memory quadratic in the depth. */
 #define MAX_INDEX_NAME_BYTES (8u << 20)
 #define LOG_NAME_MAX 400
+#define DEFLATE_LEVEL 1
 
 struct zipx_index {
     char *prefix; /* "X/" or "" */
@@ -1334,7 +1335,12 @@ static int add_file(struct build *b, const char *name, const char *rel, const ch
         zip_source_free(src);
         return zip_fail(b, name);
     }
-    if (method != ZIP_CM_DEFAULT && zip_set_file_compression(b->za, (zip_uint64_t)i, method, 0))
+    /* Level 1: a new or changed file is compressed once per upload, and on a typical text
+     * asset level 6 saves a few percent for four times the CPU (W8: the whole upload of a
+     * data set is mostly deflate). */
+    if (method != ZIP_CM_DEFAULT &&
+        zip_set_file_compression(b->za, (zip_uint64_t)i, method,
+                                 method == ZIP_CM_DEFLATE ? DEFLATE_LEVEL : 0))
         return zip_fail(b, name);
     return set_meta(b, (zip_uint64_t)i, name, S_IFREG | (st->st_mode & 0777), st->st_mtime);
 }

@@ -31,7 +31,7 @@ struct wb {
     int nworkers;
     bool started, stopping;
     bool kicked;
-    struct ext **queue;       /* referenced extensions waiting for a worker */
+    struct ext **queue; /* referenced extensions waiting for a worker */
     size_t qlen, qcap;
     unsigned busy;
     struct wb_stats st;
@@ -324,7 +324,8 @@ static int check_service(struct wb *w, struct ext *e, const char *name, const ch
     int rc = api_get_extension(w->q->http, id, &cur, msg, msgsz);
 
     if (rc == -ENOENT) {
-        snprintf(msg, msgsz, "the extension was deleted on the service; local changes are kept "
+        snprintf(msg, msgsz,
+                 "the extension was deleted on the service; local changes are kept "
                  "in the staging area");
         goto out;
     }
@@ -379,8 +380,8 @@ static int build_archive(struct qfs *q, const struct snapshot *s, char *out, siz
     return rc;
 }
 
-static void upload_succeeded(struct wb *w, struct ext *e, const struct snapshot *s,
-                             const char *zip, const struct api_ext *m)
+static void upload_succeeded(struct wb *w, struct ext *e, const struct snapshot *s, const char *zip,
+                             const struct api_ext *m)
 {
     struct qfs *q = w->q;
     char base[PATH_MAX];
@@ -411,7 +412,8 @@ static void upload_succeeded(struct wb *w, struct ext *e, const struct snapshot 
         if (tenant_ext_rename(q->tenant, e, m->qext_filename) == 0 &&
             stage_rename(q, s->name, m->qext_filename) == 0)
             log_info("%s: the service named this extension '%s' (its .qext file name); it "
-                     "now appears as %s", s->name, m->qext_filename, m->qext_filename);
+                     "now appears as %s",
+                     s->name, m->qext_filename, m->qext_filename);
     }
     stage_save_meta(q, e);
 }
@@ -419,8 +421,8 @@ static void upload_succeeded(struct wb *w, struct ext *e, const struct snapshot 
 static void upload_failed(struct wb *w, struct ext *e, const struct snapshot *s, int rc,
                           const char *msg)
 {
-    bool final = rc == -EEXIST || rc == -EFBIG || rc == -EINVAL || rc == -EACCES ||
-                 rc == -ENOENT || rc == -EBUSY;
+    bool final = rc == -EEXIST || rc == -EFBIG || rc == -EINVAL || rc == -EACCES || rc == -ENOENT ||
+                 rc == -EBUSY;
 
     tenant_lock(w->q->tenant);
     e->upload_err = -rc;
@@ -574,8 +576,7 @@ static void *scheduler_main(void *arg)
     int pending = stage_recover(w->q); /* changes left by an earlier mount or a crash */
 
     if (pending > 0)
-        log_info("%d extension(s) with changes from an earlier mount will be uploaded",
-                 pending);
+        log_info("%d extension(s) with changes from an earlier mount will be uploaded", pending);
     pthread_mutex_lock(&w->lock);
     while (!w->stopping) {
         struct scan sc = {.w = w, .now = qfs_now(), .next_due = INFINITY};
@@ -683,38 +684,114 @@ void wb_kick(struct wb *w)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* Unmount: every extension with pending changes is uploaded once more, by as many threads as
+ * there are upload workers (building archives is CPU work; a tree of new extensions copied
+ * in just before unmount would otherwise go one by one). */
 struct drain {
     struct wb *w;
+    struct ext **v;
+    size_t n, cap, next;
     int left;
+    pthread_mutex_t mu;
 };
 
-static int drain_one(void *arg, struct ext *e)
+static bool drain_wanted(struct tenant *t, struct ext *e, bool take_ref)
 {
-    struct drain *d = arg;
     bool dirty;
 
-    tenant_lock(d->w->q->tenant);
+    tenant_lock(t);
     dirty = e->staged && ext_dirty(e) && !e->gone;
-    tenant_unlock(d->w->q->tenant);
-    if (!dirty)
+    if (dirty && take_ref)
+        e->refs++;
+    tenant_unlock(t);
+    return dirty;
+}
+
+static int drain_collect(void *arg, struct ext *e)
+{
+    struct drain *d = arg;
+
+    if (!drain_wanted(d->w->q->tenant, e, false))
         return 0;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 64;
+        struct ext **v = realloc(d->v, cap * sizeof(*v));
+
+        if (!v) {
+            d->left++; /* stays staged for the next mount */
+            return 0;
+        }
+        d->v = v;
+        d->cap = cap;
+    }
+    if (drain_wanted(d->w->q->tenant, e, true))
+        d->v[d->n++] = e;
+    return 0;
+}
+
+static void drain_one(struct drain *d, struct ext *e)
+{
+    bool failed;
+
     log_info("%s: uploading pending changes before unmount", e->name);
     stage_note(d->w->q, "uploading %s", e->name);
-    if (run_upload(d->w, e) != 0 || ext_dirty(e)) {
-        d->left++;
+    failed = run_upload(d->w, e) != 0;
+    tenant_lock(d->w->q->tenant);
+    failed = failed || ext_dirty(e);
+    tenant_unlock(d->w->q->tenant);
+    if (failed) {
         log_err("%s: changes could not be uploaded; they stay in the staging area and will "
-                "be uploaded at the next mount", e->name);
+                "be uploaded at the next mount",
+                e->name);
         stage_note(d->w->q, "failed %s: %s (kept in the staging area)", e->name, e->upload_msg);
     } else {
         stage_note(d->w->q, "uploaded %s", e->name);
     }
-    return 0;
+    pthread_mutex_lock(&d->mu);
+    d->left += failed;
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void *drain_main(void *arg)
+{
+    struct drain *d = arg;
+
+    for (;;) {
+        size_t i;
+
+        pthread_mutex_lock(&d->mu);
+        i = d->next++;
+        pthread_mutex_unlock(&d->mu);
+        if (i >= d->n)
+            return NULL;
+        drain_one(d, d->v[i]);
+    }
+}
+
+static int drain_all(struct wb *w)
+{
+    struct drain d = {.w = w};
+    pthread_t *t = calloc((size_t)w->nworkers, sizeof(*t));
+    int started = 0;
+
+    pthread_mutex_init(&d.mu, NULL);
+    tenant_foreach(w->q->tenant, drain_collect, &d);
+    while (t && started < w->nworkers && (size_t)started < d.n &&
+           pthread_create(&t[started], NULL, drain_main, &d) == 0)
+        started++;
+    drain_main(&d); /* this thread helps, and does it all when no thread could start */
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    for (size_t i = 0; i < d.n; i++)
+        tenant_ext_put(w->q->tenant, d.v[i]);
+    pthread_mutex_destroy(&d.mu);
+    free(d.v);
+    free(t);
+    return d.left;
 }
 
 int wb_stop(struct wb *w, bool drain)
 {
-    struct drain d = {.w = w};
-
     if (!w || !w->started)
         return 0;
     pthread_mutex_lock(&w->lock);
@@ -725,9 +802,7 @@ int wb_stop(struct wb *w, bool drain)
     for (int i = 0; i < w->nworkers; i++)
         pthread_join(w->workers[i], NULL);
     w->started = false;
-    if (drain)
-        tenant_foreach(w->q->tenant, drain_one, &d);
-    return d.left;
+    return drain ? drain_all(w) : 0;
 }
 
 void wb_free(struct wb *w)

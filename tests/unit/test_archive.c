@@ -1319,11 +1319,11 @@ static void build_raw_copies(void **state)
         {.name = "ext/"},
         {.name = "ext/same.txt", .data = text, .len = 20000, .mode = S_IFREG | 0644, .ut = ODD},
         {.name = "ext/changed.txt", .data = text, .len = 20000, .mode = S_IFREG | 0644},
-        {.name = "ext/level1.txt",
+        {.name = "ext/level1.txt", /* level 9: qextfs itself deflates at level 1 */
          .data = text,
          .len = 50000,
          .method = ZIP_CM_DEFLATE,
-         .level = 1,
+         .level = 9,
          .mode = S_IFREG | 0644},
     };
     char base[PATH_MAX], tree[PATH_MAX], out[PATH_MAX], fresh[PATH_MAX], p[PATH_MAX];
