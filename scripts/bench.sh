@@ -18,7 +18,9 @@
 #   qextfs     build/qextfs on a fresh mount (new state_dir) for every cold cell; warm cells
 #              repeat the workload right after on the same mount.
 #   curl       the raw HTTP bound against the same fake tenant, ONE curl process with keep-alive:
-#              W1/W2 every archive (GET /{id}/file, one invocation, many URLs); W3/W4 the
+#              W1/W2 every archive (GET /{id}/file, one invocation, many URLs), and for W2 also
+#              every file from the per-file endpoint (the row "W2, against curl fetching every
+#              file", which the W2 target uses); W3/W4 the
 #              per-file endpoint; W5 2,000 ranged GETs (on the --ranges tenant); W7 one PATCH of
 #              the same extension's zip; W8 POST of the 120 prebuilt zips.
 #   local      the data set directory itself on local disk (W7: a copy on local disk).
@@ -41,7 +43,8 @@
 #   --peers   also measure httpdirfs and rclone (installs httpdirfs rclone nginx if missing)
 #   --quick   one run per cell, skip W8
 #   --only    a comma-separated subset of W1..W9
-# Environment: BENCH_RUNS (3), BENCH_TIMEOUT (per command, 600 s), BENCH_QEXTFS_OPTS (extra -o).
+# Environment: BENCH_RUNS (3), BENCH_PEER_RUNS (runs that also measure the peers; BENCH_RUNS),
+# BENCH_TIMEOUT (per command, 600 s), BENCH_QEXTFS_OPTS (extra -o).
 # Output: the table on stdout, bench/results/<date>.md and bench/results/latest.md; logs of the
 # last run in bench/tmp/logs/.
 set -euo pipefail
@@ -57,6 +60,7 @@ ZIPS=$BTMP/zips
 LOGDIR=$BTMP/logs
 RESULTS=$ROOT/bench/results
 RUNS=${BENCH_RUNS:-3}
+PEER_RUNS=${BENCH_PEER_RUNS:-$RUNS}
 CELL_TIMEOUT=${BENCH_TIMEOUT:-600}
 QOPTS=${BENCH_QEXTFS_OPTS:-}
 KEY=bench-key-0123456789abcdef
@@ -376,6 +380,20 @@ def cmd_archives_curlcfg(port, idsfile, outdir, cfg, mapfile):
             f.write('output = "%s/%03d.zip"\n' % (outdir, i))
             m.write("%03d\t%s\n" % (i, name))
 
+def cmd_files_curlcfg(port, idsfile, dataset, outdir, cfg):
+    """W2's per-file bound: every file of every extension from the per-file endpoint."""
+    from urllib.parse import quote
+    with open(cfg, "w") as f:
+        for ln in open(idsfile, encoding="utf-8"):
+            eid, name = ln.rstrip("\n").split("\t")
+            top = os.path.join(dataset, name)
+            for dp, _, fns in os.walk(top):
+                for fn in fns:
+                    rel = os.path.relpath(os.path.join(dp, fn), top)
+                    f.write('url = "http://127.0.0.1:%s/api/v1/extensions/%s/file/%s"\n'
+                            % (port, eid, quote(rel, safe="/")))
+                    f.write('output = "%s"\n' % os.path.join(outdir, name, rel).replace('"', '\\"'))
+
 def cmd_post_curlcfg(port, key, zipmap, zipdir, cfg):
     with open(cfg, "w") as f:
         for i, ln in enumerate(open(zipmap, encoding="utf-8")):
@@ -423,6 +441,7 @@ ROWS = [  # id, label, bytes for MB/s, borrow other columns from
     ("W1c", "W1 ls -lR, cold", None, None),
     ("W1r", "W1 ls -lR, cold, --ranges tenant", None, "W1c"),
     ("W2c", "W2 cp -r whole tree, cold", "TOTAL", None),
+    ("W2f", "W2, against curl fetching every file", "TOTAL", "W2c"),
     ("W3c", "W3 cat 64 MiB, cold", 64 << 20, None),
     ("W4w", "W4 cat 64 MiB, warm", 64 << 20, None),
     ("W5c", "W5 2000 x 4 KiB pread, cold", 2000 * 4096, None),
@@ -517,7 +536,7 @@ def cmd_report(tsv, meta, outmd, failures, notes, peers):
     lines = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
     cells = {}
     for rid, label, nbytes, borrow in ROWS:
-        q = get(rid, "qextfs")
+        q = get(rid, "qextfs", borrow)
         if q is None:
             continue
         cells[rid] = {"qextfs": q}
@@ -561,7 +580,8 @@ def cmd_report(tsv, meta, outmd, failures, notes, peers):
         target(name, cond, None if r is None else "%.2fx" % r,
                r is not None and (r <= limit if le else r >= limit))
 
-    tline("W2c", "curl", 1.0, "W2 cold", "qextfs <= 1.0x curl-every-archive")
+    tline("W2f", "curl", 1.0, "W2 cold", "qextfs <= 1.0x curl-every-file")
+    tline("W2c", "curl", 1.0, "W2 cold (informational)", "qextfs <= 1.0x curl-every-archive")
     tline("W2c", "rclone", 0.25, "W2 cold", "qextfs <= 0.25x rclone")
     if "W2c" in cells and not cells["W2c"]["qextfs"].failed and cells["W2c"]["qextfs"].reqs:
         r = statistics.median(cells["W2c"]["qextfs"].reqs)
@@ -597,7 +617,7 @@ def cmd_report(tsv, meta, outmd, failures, notes, peers):
         if rid in cells:
             for c in ["qextfs", "curl"]:
                 x = cells[rid].get(c)
-                if x is not None and x.notes and (borrow is None or c == "qextfs"):
+                if x is not None and x.notes and (rid, c) in data:
                     rq.append("- %s, %s: %s" % (rid, c, x.notes[-1]))
     if rq:
         body.append("## Requests and notes (last run)\n")
@@ -858,7 +878,11 @@ p_umount() {
     rm -rf "$WORK"/rclone-cache.*
 }
 
-peer_kinds() { [ "$PEERS" = 1 ] && echo httpdirfs rclone || true; }
+# peer_kinds: the peers measured in the current run ($r of the calling loop); with
+# BENCH_PEER_RUNS=N only the first N runs measure them (httpdirfs needs minutes per cell).
+peer_kinds() {
+    [ "$PEERS" = 1 ] && [ "${r:-1}" -le "$PEER_RUNS" ] && echo httpdirfs rclone || true
+}
 
 # --- preparation ----------------------------------------------------------------------------
 prepare() {
@@ -962,6 +986,27 @@ curl_archives() {
         rec "$cell" curl "$r" FAIL - "${st%%$'\t'*}" 0 "$why"
     fi
     rm -rf "$OUT/arch"
+}
+
+# curl every file of every extension of tenant T from the per-file endpoint (one process,
+# keep-alive), checked against the data set.
+curl_files() {
+    local t=$1 cell=$2 r=$3 rc=0 st why
+    rm -rf "$OUT/files"
+    mkdir -p "$OUT/files"
+    bh files-curlcfg "${FPORT[$t]}" "$WORK/ids.$t" "$DATASET" "$OUT/files" "$WORK/files.cfg"
+    freset "$t"
+    drop_caches
+    timed curl -s --fail --create-dirs -H "Authorization: Bearer $KEY" --config "$WORK/files.cfg" || rc=$?
+    st=$(fstats "$t")
+    why=$(diff -rq "$DATASET" "$OUT/files" 2>&1 | head -5 || true)
+    if [ "$rc" = 0 ] && [ -z "$why" ]; then
+        rec "$cell" curl "$r" ok "$T" "${st%%$'\t'*}" 0 "${st#*$'\t'}"
+    else
+        fail "$cell" curl "$r" "curl exited $rc; $why"
+        rec "$cell" curl "$r" FAIL - "${st%%$'\t'*}" 0 "$why"
+    fi
+    rm -rf "$OUT/files"
 }
 
 # q_cell CELL RUN CHECK_CMD... : records the qextfs cell from T/rc (in QRC) and the tenant stats.
@@ -1068,6 +1113,7 @@ w2() {
             rm -rf "$OUT/cp"
         fi
         curl_archives main W2c "$r"
+        curl_files main W2f "$r"
         drop_caches
         rc=0
         timed cp -r "$DATASET" "$OUT/cp" || rc=$?
@@ -1488,7 +1534,7 @@ fi
     echo "TOTAL_BYTES=$TOTAL_BYTES"
     echo "W8_BYTES=$W8_BYTES"
     echo "N_EXT=121"
-    printf 'HEADER=%s\n' "qextfs $COMMIT$DIRTY · $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r) · runs per cell: $RUNS$([ "$QUICK" = 1 ] && echo ' (--quick: W8 skipped)')${ONLY:+ · only $ONLY} · $(($(date +%s) - STARTED)) s\\n\\nData set: 121 extensions, $(find "$DATASET" -type f | wc -l) files, $TOTAL_BYTES bytes (digest ${DIGEST:0:16}…). W7 edits $W7_EXT/$W7_EXT.js (extension of $W7_SIZE bytes); W9 syncs \"$W9_EXT\"; W8 copies the 120 extensions without big-ext ($W8_BYTES bytes; big-ext's 64 MiB zip is over the service's 30 MB upload limit). Peers: $peers_txt. $(curl --version | head -1 | cut -d' ' -f1-2).\\n\\nCells: median (min–max) of the runs; req = HTTP requests served during the cell; RSS = qextfs peak (VmHWM); q/x = qextfs time ÷ x's time (below 1.0: qextfs faster). FAIL = a wrong answer, see Failures."
+    printf 'HEADER=%s\n' "qextfs $COMMIT$DIRTY · $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r) · runs per cell: $RUNS$([ "$PEERS" = 1 ] && [ "$PEER_RUNS" -lt "$RUNS" ] && echo " (peers: $PEER_RUNS)")$([ "$QUICK" = 1 ] && echo ' (--quick: W8 skipped)')${ONLY:+ · only $ONLY} · $(($(date +%s) - STARTED)) s\\n\\nData set: 121 extensions, $(find "$DATASET" -type f | wc -l) files, $TOTAL_BYTES bytes (digest ${DIGEST:0:16}…). W7 edits $W7_EXT/$W7_EXT.js (extension of $W7_SIZE bytes); W9 syncs \"$W9_EXT\"; W8 copies the 120 extensions without big-ext ($W8_BYTES bytes; big-ext's 64 MiB zip is over the service's 30 MB upload limit). Peers: $peers_txt. $(curl --version | head -1 | cut -d' ' -f1-2).\\n\\nCells: median (min–max) of the runs; req = HTTP requests served during the cell; RSS = qextfs peak (VmHWM); q/x = qextfs time ÷ x's time (below 1.0: qextfs faster). FAIL = a wrong answer, see Failures."
 } >"$WORK/meta"
 
 bh report "$RES" "$WORK/meta" "$RESULTS/$DATE.md" "$FAILS" "$NOTES" "$PEERS"

@@ -77,8 +77,12 @@ static int op_open(const char *path, struct fuse_file_info *fi)
     struct node_fh *fh = NULL;
     int rc = node_open(ctx(), path, fi->flags, &fh);
 
-    if (rc == 0)
+    if (rc == 0) {
         fi->fh = (uintptr_t)fh;
+        /* Only writers have an upload error to report at close: readers skip the FLUSH
+         * round trip (cp -r makes one per file). */
+        fi->noflush = !fh->writer;
+    }
     return rc;
 }
 
