@@ -24,8 +24,8 @@
 
 bool cli_is_subcommand(int argc, char *argv[])
 {
-    return argc >= 2 && (!strcmp(argv[1], "status") || !strcmp(argv[1], "umount") ||
-                         !strcmp(argv[1], "trash"));
+    return argc >= 2 &&
+           (!strcmp(argv[1], "status") || !strcmp(argv[1], "umount") || !strcmp(argv[1], "trash"));
 }
 
 /* Reads a root attribute of a mount into a malloc'd string. The status document can grow
@@ -82,8 +82,7 @@ static void print_status(cJSON *j)
     for (it = pending ? pending->child : NULL; it; it = it->next) {
         printf("  %-32s %6.0fs old, %.0f failed attempt(s)%s%s%s\n", str(it, "name"),
                num(it, "age_s", NULL), num(it, "attempts", NULL),
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "uploading")) ? ", uploading"
-                                                                                : "",
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "uploading")) ? ", uploading" : "",
                *str(it, "error") ? ", last error: " : "", str(it, "error"));
     }
     if (cJSON_GetArraySize(errors) > 0) {
@@ -91,13 +90,18 @@ static void print_status(cJSON *j)
         for (it = errors->child; it; it = it->next)
             printf("  %-32s %s\n", str(it, "name"), str(it, "error"));
     }
-    printf("cache:       %.1f of %.1f MiB, hit rate %.0f%%\n",
-           num(j, "cache", "bytes") / 1048576.0, num(j, "cache", "capacity") / 1048576.0,
-           num(j, "cache", "hit_rate") * 100.0);
+    printf("cache:       %.1f of %.1f MiB, hit rate %.0f%%\n", num(j, "cache", "bytes") / 1048576.0,
+           num(j, "cache", "capacity") / 1048576.0, num(j, "cache", "hit_rate") * 100.0);
     printf("requests:    %.0f (429s: %.0f, retries: %.0f), %.1f MiB in, %.1f MiB out\n",
            num(j, "requests", "total"), num(j, "requests", "status_429"),
            num(j, "requests", "retries"), num(j, "requests", "bytes_in") / 1048576.0,
            num(j, "requests", "bytes_out") / 1048576.0);
+    cJSON *req = cJSON_GetObjectItemCaseSensitive(j, "requests");
+    cJSON *by = req ? cJSON_GetObjectItemCaseSensitive(req, "by_endpoint") : NULL;
+
+    for (it = by ? by->child : NULL; it; it = it->next)
+        if (cJSON_IsNumber(it))
+            printf("  %-34s %.0f\n", it->string, it->valuedouble);
     printf("uploads:     %.0f done, %.0f failed, %.0f merged, %.0f conflict(s)\n",
            num(j, "uploads", "ok"), num(j, "uploads", "failed"), num(j, "uploads", "merges"),
            num(j, "uploads", "conflicts"));
@@ -211,7 +215,8 @@ static int cmd_umount(int argc, char *argv[])
     follow(log, off, &failures);
     if (failures) {
         printf("%d extension(s) kept their changes in the staging area; they will be uploaded "
-               "at the next mount\n", failures);
+               "at the next mount\n",
+               failures);
         return 1;
     }
     printf("done\n");
@@ -317,8 +322,11 @@ static int find_trash(const char *dir, const char *name, char *out, size_t outsz
 
 static int cmd_trash_restore(const struct trash_opts *o, const char *dir)
 {
-    struct http_opts ho = {.base_url = o->tenant, .max_conns = 1, .timeout_s = 30,
-                           .max_retries = 3, .retry_after_cap_s = 120};
+    struct http_opts ho = {.base_url = o->tenant,
+                           .max_conns = 1,
+                           .timeout_s = 30,
+                           .max_retries = 3,
+                           .retry_after_cap_s = 120};
     char zip[PATH_MAX], msg[512] = "";
     struct api_ext m = {0};
     struct http *h;

@@ -911,8 +911,58 @@ static void log_attempt(const struct http_req *req, CURL *c, const struct outcom
             (double)usecs / 1e6);
 }
 
-static void count_transfer(struct http *h, CURL *c)
+enum http_endpoint http_endpoint_of(const char *method, const char *path)
 {
+    static const char ext[] = "/api/v1/extensions";
+    size_t idlen;
+    const char *rest;
+
+    if (!method || !path)
+        return HTTP_EP_OTHER;
+    if (!strncmp(path, "/oauth/token", 12) && (!path[12] || path[12] == '?'))
+        return HTTP_EP_TOKEN;
+    if (strncmp(path, ext, sizeof(ext) - 1) != 0)
+        return HTTP_EP_OTHER;
+    rest = path + sizeof(ext) - 1;
+    if (!*rest || *rest == '?')
+        return !strcmp(method, "POST") ? HTTP_EP_CREATE : HTTP_EP_LIST;
+    if (*rest != '/')
+        return HTTP_EP_OTHER;
+    idlen = strcspn(rest + 1, "/?");
+    rest += 1 + idlen;
+    if (idlen == 0)
+        return HTTP_EP_OTHER;
+    if (!*rest || *rest == '?')
+        return !strcmp(method, "PATCH")    ? HTTP_EP_UPDATE
+               : !strcmp(method, "DELETE") ? HTTP_EP_DELETE
+                                           : HTTP_EP_GET;
+    if (strncmp(rest, "/file", 5) != 0)
+        return HTTP_EP_OTHER;
+    if (rest[5] == '/')
+        return HTTP_EP_FILE;
+    return !rest[5] || rest[5] == '?' ? HTTP_EP_ARCHIVE : HTTP_EP_OTHER;
+}
+
+const char *http_endpoint_name(enum http_endpoint ep)
+{
+    static const char *const names[HTTP_EP_COUNT] = {
+        [HTTP_EP_LIST] = "GET /extensions",
+        [HTTP_EP_CREATE] = "POST /extensions",
+        [HTTP_EP_GET] = "GET /extensions/{id}",
+        [HTTP_EP_UPDATE] = "PATCH /extensions/{id}",
+        [HTTP_EP_DELETE] = "DELETE /extensions/{id}",
+        [HTTP_EP_ARCHIVE] = "GET /extensions/{id}/file",
+        [HTTP_EP_FILE] = "GET /extensions/{id}/file/{path}",
+        [HTTP_EP_TOKEN] = "POST /oauth/token",
+        [HTTP_EP_OTHER] = "other",
+    };
+
+    return (unsigned)ep < HTTP_EP_COUNT ? names[ep] : "other";
+}
+
+static void count_transfer(struct http *h, const struct http_req *req, CURL *c)
+{
+    enum http_endpoint ep = http_endpoint_of(req->method, req->path);
     curl_off_t down = 0, up = 0;
 
     if (curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &down) != CURLE_OK)
@@ -921,6 +971,7 @@ static void count_transfer(struct http *h, CURL *c)
         up = 0;
     pthread_mutex_lock(&h->stats_mu);
     h->stats.requests++;
+    h->stats.by_endpoint[ep]++;
     h->stats.bytes_in += (uint64_t)down;
     h->stats.bytes_out += (uint64_t)up;
     pthread_mutex_unlock(&h->stats_mu);
@@ -981,7 +1032,7 @@ static void attempt(struct http *h, const struct http_req *req, const struct pla
         oc->status = 0;
     snprintf(oc->curl_err, sizeof(oc->curl_err), "%s",
              cn->errbuf[0] ? cn->errbuf : curl_easy_strerror(oc->cc));
-    count_transfer(h, cn->curl);
+    count_transfer(h, req, cn->curl);
     log_attempt(req, cn->curl, oc);
 out:
     /* Drops the token and every pointer into this request from the handle. */

@@ -84,8 +84,28 @@ int http_status_errno(long status);
 long http_parse_retry_after(const char *value, long cap);
 
 /* Counters for status output: requests sent, 429s seen, retries, bytes received. */
+/* The service's endpoints, for per-endpoint request counts (qextfs status). */
+enum http_endpoint {
+    HTTP_EP_LIST,    /* GET /extensions */
+    HTTP_EP_CREATE,  /* POST /extensions */
+    HTTP_EP_GET,     /* GET /extensions/{id} */
+    HTTP_EP_UPDATE,  /* PATCH /extensions/{id} */
+    HTTP_EP_DELETE,  /* DELETE /extensions/{id} */
+    HTTP_EP_ARCHIVE, /* GET /extensions/{id}/file */
+    HTTP_EP_FILE,    /* GET /extensions/{id}/file/{path} */
+    HTTP_EP_TOKEN,   /* POST /oauth/token */
+    HTTP_EP_OTHER,
+    HTTP_EP_COUNT
+};
+
+/* Which endpoint a request for method and path (as in struct http_req) goes to. */
+enum http_endpoint http_endpoint_of(const char *method, const char *path);
+/* "GET /extensions/{id}/file" and so on. */
+const char *http_endpoint_name(enum http_endpoint ep);
+
 struct http_stats {
     uint64_t requests, status_429, retries, bytes_in, bytes_out;
+    uint64_t by_endpoint[HTTP_EP_COUNT]; /* attempts, retries included */
 };
 void http_get_stats(struct http *h, struct http_stats *out);
 

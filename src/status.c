@@ -74,9 +74,8 @@ static void add_counters(struct qfs *q, cJSON *j)
     cJSON_AddNumberToObject(c, "capacity", (double)bs.capacity);
     cJSON_AddNumberToObject(c, "hits", (double)bs.hits);
     cJSON_AddNumberToObject(c, "misses", (double)bs.misses);
-    cJSON_AddNumberToObject(c, "hit_rate",
-                            bs.hits + bs.misses ? (double)bs.hits / (double)(bs.hits + bs.misses)
-                                                : 0.0);
+    cJSON_AddNumberToObject(
+        c, "hit_rate", bs.hits + bs.misses ? (double)bs.hits / (double)(bs.hits + bs.misses) : 0.0);
     http_get_stats(q->http, &hs);
     c = cJSON_AddObjectToObject(j, "requests");
     cJSON_AddNumberToObject(c, "total", (double)hs.requests);
@@ -84,6 +83,12 @@ static void add_counters(struct qfs *q, cJSON *j)
     cJSON_AddNumberToObject(c, "retries", (double)hs.retries);
     cJSON_AddNumberToObject(c, "bytes_in", (double)hs.bytes_in);
     cJSON_AddNumberToObject(c, "bytes_out", (double)hs.bytes_out);
+    cJSON *by = cJSON_AddObjectToObject(c, "by_endpoint");
+
+    for (int i = 0; by && i < HTTP_EP_COUNT; i++)
+        if (hs.by_endpoint[i])
+            cJSON_AddNumberToObject(by, http_endpoint_name((enum http_endpoint)i),
+                                    (double)hs.by_endpoint[i]);
     wb_get_stats(q->wb, &ws);
     c = cJSON_AddObjectToObject(j, "uploads");
     cJSON_AddNumberToObject(c, "ok", (double)ws.uploads_ok);

@@ -86,6 +86,18 @@ teardown() {
     [[ "$output" == *"alpha"* ]]
     [[ "$output" == *"hit rate"* ]]
     "$QEXTFS_BIN" status "$MNT" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["pending"][0]["name"]=="alpha"'
+    # requests per endpoint agree with what the tenant counted
+    [[ "$output" == *"GET /extensions/{id}/file "* ]]
+    "$QEXTFS_BIN" status "$MNT" --json >"$BATS_TEST_TMPDIR/st.json"
+    tenant_stats >"$BATS_TEST_TMPDIR/tenant.json"
+    python3 - "$BATS_TEST_TMPDIR/st.json" "$BATS_TEST_TMPDIR/tenant.json" <<'PY'
+import json, sys
+ours = json.load(open(sys.argv[1]))["requests"]["by_endpoint"]
+theirs = json.load(open(sys.argv[2]))["by_route"]
+assert ours["GET /extensions/{id}/file"] == theirs["GET /extensions/{id}/file"], (ours, theirs)
+assert ours["GET /extensions"] == theirs["GET /extensions"], (ours, theirs)
+assert sum(ours.values()) == json.load(open(sys.argv[1]))["requests"]["total"]
+PY
     # no extra files appear in the tree
     [ "$(ls -A "$MNT" | sort | tr '\n' ' ')" = "alpha beta " ]
 }

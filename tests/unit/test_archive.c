@@ -689,6 +689,35 @@ static void duplicates_keep_first(void **state)
     free(m.p);
 }
 
+/* Names that differ only in case are distinct on Linux: both are shown and each reads its
+ * own bytes (hiding one would hide a user's file; nothing can collide on this filesystem). */
+static void names_differing_in_case(void **state)
+{
+    struct fx *f = *state;
+    const struct zspec s[] = {
+        {.name = "App.js", .data = "upper"},
+        {.name = "app.js", .data = "lower!"},
+        {.name = "LIB/x.js", .data = "X"},
+        {.name = "lib/x.js", .data = "x"},
+    };
+    char zp[PATH_MAX];
+    struct zipx_index *idx;
+    struct mem m = {0};
+
+    make_zip(P(f, "case.zip", zp), s, 4);
+    idx = open_index(zp);
+    assert_int_equal(zipx_count(idx), 6); /* 4 files and 2 implicit directories */
+    assert_int_equal(zipx_extract(zp, zipx_lookup(idx, "App.js"), mem_sink, &m), 0);
+    assert_int_equal(m.n, 5);
+    assert_memory_equal(m.p, "upper", 5);
+    m.n = 0;
+    assert_int_equal(zipx_extract(zp, zipx_lookup(idx, "app.js"), mem_sink, &m), 0);
+    assert_int_equal(m.n, 6);
+    assert_true(zipx_lookup(idx, "LIB")->is_dir && zipx_lookup(idx, "lib")->is_dir);
+    zipx_index_free(idx);
+    free(m.p);
+}
+
 static void unreadable_archives(void **state)
 {
     struct fx *f = *state;
@@ -1513,6 +1542,7 @@ int main(void)
         T(special_entries_hidden),
         T(at_size_limit_kept),
         T(duplicates_keep_first),
+        T(names_differing_in_case),
         T(unreadable_archives),
         T(too_many_entries),
         T(index_from_tail),

@@ -526,6 +526,27 @@ static void parse_retry_after(void **state)
     assert_int_equal(http_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 60), 0);
 }
 
+static void classifies_endpoints(void **state)
+{
+    (void)state;
+    assert_int_equal(http_endpoint_of("GET", "/api/v1/extensions"), HTTP_EP_LIST);
+    assert_int_equal(http_endpoint_of("GET", "/api/v1/extensions?limit=5"), HTTP_EP_LIST);
+    assert_int_equal(http_endpoint_of("POST", "/api/v1/extensions"), HTTP_EP_CREATE);
+    assert_int_equal(http_endpoint_of("GET", "/api/v1/extensions/abc"), HTTP_EP_GET);
+    assert_int_equal(http_endpoint_of("PATCH", "/api/v1/extensions/abc"), HTTP_EP_UPDATE);
+    assert_int_equal(http_endpoint_of("DELETE", "/api/v1/extensions/a%20b"), HTTP_EP_DELETE);
+    assert_int_equal(http_endpoint_of("GET", "/api/v1/extensions/abc/file"), HTTP_EP_ARCHIVE);
+    assert_int_equal(http_endpoint_of("GET", "/api/v1/extensions/abc/file/lib/x.js"),
+                     HTTP_EP_FILE);
+    assert_int_equal(http_endpoint_of("POST", "/oauth/token"), HTTP_EP_TOKEN);
+    assert_int_equal(http_endpoint_of("GET", "/api/v1/extensionsX"), HTTP_EP_OTHER);
+    assert_int_equal(http_endpoint_of("GET", "/api/v1/extensions//file"), HTTP_EP_OTHER);
+    assert_int_equal(http_endpoint_of("GET", "/api/v1/extensions/abc/filex"), HTTP_EP_OTHER);
+    assert_int_equal(http_endpoint_of(NULL, "/x"), HTTP_EP_OTHER);
+    assert_string_equal(http_endpoint_name(HTTP_EP_FILE), "GET /extensions/{id}/file/{path}");
+    assert_string_equal(http_endpoint_name(HTTP_EP_COUNT), "other");
+}
+
 static void paces_per_tier(void **state)
 {
     struct fixture *f = *state;
@@ -896,6 +917,7 @@ int main(void)
         T(gives_up_after_twenty_429s),
         cmocka_unit_test(parse_retry_after),
         T(paces_per_tier),
+        cmocka_unit_test(classifies_endpoints),
         T(hung_server_times_out),
         T(dropped_connections_retried),
         T(refused_connection),
