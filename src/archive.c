@@ -708,6 +708,15 @@ int zipx_stored_verify(int fd, const struct zipx_entry *e)
     return rc;
 }
 
+long zipx_stored_read(int fd, const struct zipx_entry *e, void *buf, size_t len, uint64_t off)
+{
+    if (off >= e->size)
+        return 0;
+    if (len > e->size - off)
+        len = (size_t)(e->size - off);
+    return pread_full(fd, buf, len, e->data_off + off) ? (long)len : -EIO;
+}
+
 size_t zipx_entry_pos(const struct zipx_index *idx, const struct zipx_entry *e)
 {
     return (size_t)(e - idx->v);

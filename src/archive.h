@@ -72,6 +72,9 @@ int zipx_extract(const char *zip_path, const struct zipx_entry *e,
 /* Checks the CRC of stored entry e (data_off != 0) of the archive open at fd, reading its
  * bytes in place. 0 or -EIO (logged) on a mismatch or short file. */
 int zipx_stored_verify(int fd, const struct zipx_entry *e);
+/* Reads len bytes at off of stored entry e from the archive open at fd (clipped to the
+ * entry); the count or -EIO. */
+long zipx_stored_read(int fd, const struct zipx_entry *e, void *buf, size_t len, uint64_t off);
 /* e's position in idx (0..zipx_count-1), for per-entry state kept by callers. */
 size_t zipx_entry_pos(const struct zipx_index *idx, const struct zipx_entry *e);
 

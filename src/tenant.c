@@ -864,6 +864,12 @@ static unsigned walk_width(const struct tenant *t)
     return n < 1 ? 1 : (unsigned)n;
 }
 
+/* An extension the walk may fetch ahead: listed, remote, and with no archive yet. Locked. */
+static bool walk_wanted_locked(const struct ext *e)
+{
+    return !e->gone && !e->view && !e->view_loading && !e->staged && !e->is_new && e->model.id;
+}
+
 static void *walk_worker(void *arg)
 {
     struct tenant *t = arg;
@@ -877,7 +883,7 @@ static void *walk_worker(void *arg)
         struct ext *e = t->pfq[0];
 
         memmove(t->pfq, t->pfq + 1, --t->pfq_n * sizeof(*t->pfq));
-        bool wanted = !e->gone && !e->view && !e->view_loading && !e->staged;
+        bool wanted = walk_wanted_locked(e);
 
         tenant_unlock(t);
         if (wanted) {
@@ -914,7 +920,7 @@ static void walk_queue_locked(struct tenant *t, size_t from, size_t to)
     for (size_t i = from + 1; i <= to && i < t->n; i++) {
         struct ext *e = t->exts[i];
 
-        if (e->gone || e->view || e->view_loading || e->staged || e->is_new || !e->model.id)
+        if (!walk_wanted_locked(e))
             continue;
         if (t->pfq_n == t->pfq_cap) {
             size_t cap = t->pfq_cap ? t->pfq_cap * 2 : 16;
@@ -1274,7 +1280,7 @@ static int view_fd(struct tenant *t, struct view *v)
 static long read_stored(struct tenant *t, struct view *v, const struct zipx_entry *ent, char *buf,
                         size_t size, off_t off)
 {
-    size_t pos = zipx_entry_pos(v->idx, ent), done = 0;
+    size_t pos = zipx_entry_pos(v->idx, ent);
     int fd = view_fd(t, v);
     unsigned char state;
 
@@ -1294,16 +1300,7 @@ static long read_stored(struct tenant *t, struct view *v, const struct zipx_entr
     }
     if (state != 1)
         return -EIO;
-    while (done < size) {
-        ssize_t r = pread(fd, buf + done, size - done, (off_t)(ent->data_off + off + done));
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? -errno : -EIO;
-        done += (size_t)r;
-    }
-    return (long)done;
+    return zipx_stored_read(fd, ent, buf, size, (uint64_t)off);
 }
 
 long tenant_read(struct tenant *t, struct view *v, const struct zipx_entry *ent, char *buf,

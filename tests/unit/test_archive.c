@@ -988,6 +988,11 @@ static void stored_entries_located(void **state)
     assert_int_equal(zipx_stored_verify(fd, st), 0);
     assert_int_equal(zipx_stored_verify(fd, bg), 0);
     assert_int_equal(zipx_stored_verify(fd, zipx_lookup(idx, "empty.txt")), 0);
+    char got[32];
+
+    assert_int_equal(zipx_stored_read(fd, st, got, sizeof(got), 7), 7); /* clipped at the end */
+    assert_memory_equal(got, "content", 7);
+    assert_int_equal(zipx_stored_read(fd, st, got, sizeof(got), st->size), 0);
     close(fd);
     uint64_t bg_off = bg->data_off;
 
