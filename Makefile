@@ -69,6 +69,12 @@ $(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(BUILD)/libqextfs.a
 
 tests: all $(UNIT_BIN) $(TOOL_BIN)
 
+# The unit and tool objects are made only by pattern rules, so make would count them as
+# intermediate and delete them after the first build; the next run then finds their .d files
+# naming them and compiles them again. Kept, a second build does nothing.
+.SECONDARY: $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/unit/%.o) \
+            $(TOOL_SRC:tests/tools/%.c=$(BUILD)/obj/tools/%.o)
+
 asan:
 	$(MAKE) BUILD=build/asan SANITIZE=address,undefined tests
 
@@ -168,8 +174,8 @@ fuzz: fuzz-build
 fuzz-replay-build:
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined fuzz-replay-bins
 
+# No recipe, so `make -q fuzz-replay-build` can say the programs are up to date.
 fuzz-replay-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz-replay-%)
-	@:
 
 fuzz-replay: fuzz-replay-build
 	@rc=0; for t in $(FUZZ_TARGETS); do \

@@ -96,6 +96,25 @@ print("check: reliability%s: %s" % (suffix, "; ".join(parts)))
 PY
 }
 
+# Everything make check built must now be up to date: a second make check compiles
+# nothing. Counted as one test.
+check_uptodate() {
+    local log=$LOGDIR/uptodate.log
+    if make --no-print-directory -q $BUILD_TARGETS >"$log" 2>&1; then
+        passed=$((passed + 1))
+        echo "check: uptodate: a second build rebuilds nothing"
+    else
+        failed=$((failed + 1))
+        echo "check: uptodate: FAILED, a second build would rebuild (make -n $BUILD_TARGETS):"
+        make --no-print-directory -n $BUILD_TARGETS 2>&1 | grep -E '^(cc|gcc|clang|ar) ' | head -10 |
+            sed 's/^/    /'
+    fi
+}
+
+# The targets make check builds before it runs this script (Makefile, check:).
+BUILD_TARGETS=${CHECK_BUILD_TARGETS:-"all tests asan tsan fuzz-replay-build"}
+check_uptodate
+
 for s in $SUITES; do
     before_p=$passed before_f=$failed
     case $s in
