@@ -3,10 +3,13 @@
 # Idempotent. With --if-missing it does nothing when everything is already installed.
 set -euo pipefail
 
+# Beyond the libraries, what the tests run: tmux (editors in a terminal), script (bsdutils),
+# ss (iproute2), mountpoint and umount (util-linux, mount), getfattr (attr), zipinfo (unzip),
+# openssl (TLS certificates), python3 (JSON and zip helpers), clang (fuzz targets).
 PKGS=(build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev libcjson-dev
       libzip-dev zlib1g-dev libmicrohttpd-dev libcmocka-dev libyaml-dev bats rsync vim nano zip unzip
       attr curl valgrind tmux python3 cppcheck clang-format procps psmisc bsdextrautils openssl
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev iproute2 bsdutils util-linux mount)
 
 missing=()
 for p in "${PKGS[@]}"; do
