@@ -24,7 +24,7 @@ teardown() {
     done
     cp -r "$seed" "$mirror"
     tenant_start --seed "$seed" --api-key "$TEST_KEY" --fail-every 7 --drop-every 11 \
-        --latency-ms 20 --rate-limit --tier2 120
+        --latency-ms 20 --rate-limit --tier2 120 --rate-window 60
     UPLOAD_DELAY=0.5 mount_start -o cache_size=4M
     secs=${SOAK_SECONDS:-15}
     end=$((SECONDS + secs))

@@ -1,19 +1,19 @@
-/* faults: fault settings, their counters, and a sliding one-minute rate window per key and
- * tier (faults.h). The window keeps the admission times of the last `limit` requests: the
- * next one is admitted once the oldest of them is a minute old. */
+/* faults: fault settings, their counters, and a sliding rate window per key and tier
+ * (faults.h). The service counts over five minutes, so the budget of a window is the
+ * per-minute limit times its minutes: a burst of five minutes' worth goes through at once.
+ * The window keeps the admission times of the last `budget` requests: the next one is
+ * admitted once the oldest of them has left the window. */
 #include "faults.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define WINDOW_MS 60000
-
 struct rl_window {
     char *who;
     bool tier2;
-    int64_t *times; /* ring of admission times, capacity limit */
-    unsigned head, count, limit;
+    int64_t *times; /* ring of admission times, capacity budget */
+    unsigned head, count, budget;
 };
 
 int faults_init(struct faults *f, const struct fault_cfg *cfg)
@@ -91,7 +91,7 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct rl_window *window_for(struct faults *f, const char *who, bool tier2, unsigned limit)
+static struct rl_window *window_for(struct faults *f, const char *who, bool tier2, unsigned budget)
 {
     struct rl_window *v, *w;
 
@@ -105,52 +105,60 @@ static struct rl_window *window_for(struct faults *f, const char *who, bool tier
     w = &v[f->n_windows];
     memset(w, 0, sizeof(*w));
     w->who = strdup(who);
-    w->times = calloc(limit, sizeof(*w->times));
+    w->times = calloc(budget, sizeof(*w->times));
     if (!w->who || !w->times) {
         free(w->who);
         free(w->times);
         return NULL;
     }
     w->tier2 = tier2;
-    w->limit = limit;
+    w->budget = budget;
     f->n_windows++;
     return w;
 }
 
 /* 0 and records now when admitted, else the whole seconds to wait (at least 1). */
-static unsigned admit(struct rl_window *w, int64_t now)
+static unsigned admit(struct rl_window *w, int64_t now, int64_t window_ms)
 {
     int64_t oldest;
 
-    if (w->count < w->limit) {
-        w->times[(w->head + w->count++) % w->limit] = now;
+    if (w->count < w->budget) {
+        w->times[(w->head + w->count++) % w->budget] = now;
         return 0;
     }
     oldest = w->times[w->head];
-    if (now - oldest >= WINDOW_MS) {
+    if (now - oldest >= window_ms) {
         w->times[w->head] = now;
-        w->head = (w->head + 1) % w->limit;
+        w->head = (w->head + 1) % w->budget;
         return 0;
     }
-    return (unsigned)((oldest + WINDOW_MS - now + 999) / 1000);
+    return (unsigned)((oldest + window_ms - now + 999) / 1000);
 }
 
 unsigned faults_rate_check(struct faults *f, const char *who, bool tier2)
 {
     struct rl_window *w;
-    unsigned wait = 0, limit;
+    unsigned wait = 0, limit, window_s;
+    uint64_t budget;
 
     pthread_mutex_lock(&f->lock);
     limit = tier2 ? f->cfg.tier2 : f->cfg.tier1;
+    window_s = f->cfg.rate_window ? f->cfg.rate_window : 1;
     if (!f->cfg.rate_limit)
         goto out;
     if (limit == 0) {
-        wait = 60; /* a zero budget: nothing is ever admitted */
+        wait = window_s; /* a zero budget: nothing is ever admitted */
         goto out;
     }
-    w = window_for(f, who, tier2, limit);
+    /* A window shorter than a minute still admits one request. */
+    budget = (uint64_t)limit * window_s / 60;
+    if (budget == 0)
+        budget = 1;
+    if (budget > 10000000) /* the ring is calloc'd: keep a huge limit from asking for GBs */
+        budget = 10000000;
+    w = window_for(f, who, tier2, (unsigned)budget);
     if (w)
-        wait = admit(w, mono_ms());
+        wait = admit(w, mono_ms(), (int64_t)window_s * 1000);
 out:
     pthread_mutex_unlock(&f->lock);
     return wait;

@@ -9,12 +9,14 @@
 #include <stdint.h>
 
 struct fault_cfg {
-    unsigned fail_every; /* every Nth /api/ request answers 503; 0 off */
-    unsigned drop_every; /* every Nth /api/ response with a body is cut halfway; 0 off */
-    unsigned latency_ms; /* delay before each /api/ answer */
-    unsigned tier1;      /* GET requests per minute per key */
-    unsigned tier2;      /* POST/PATCH/DELETE requests per minute per key */
-    bool hang;           /* never answer /api/ requests */
+    unsigned fail_every;  /* every Nth /api/ request answers 503; 0 off */
+    unsigned drop_every;  /* every Nth /api/ response with a body is cut halfway; 0 off */
+    unsigned latency_ms;  /* delay before each /api/ answer */
+    unsigned tier1;       /* GET requests per minute per key */
+    unsigned tier2;       /* POST/PATCH/DELETE requests per minute per key */
+    unsigned rate_window; /* seconds the limits are counted over; the budget is tierN per
+                             minute times its minutes */
+    bool hang;            /* never answer /api/ requests */
     bool rate_limit;
     unsigned list_pad; /* the list grows to at least this many bytes of padding models */
 };
@@ -39,7 +41,8 @@ bool faults_fail_now(struct faults *f);
 /* Counts one response body; true when it is the one to cut. */
 bool faults_drop_now(struct faults *f);
 /* Admits one request of who in the tier, or returns the seconds until it would be
- * admitted (the Retry-After). 0 when admitted or when limits are off. */
+ * admitted (the Retry-After): until the oldest request of a full window leaves it. 0 when
+ * admitted or when limits are off. */
 unsigned faults_rate_check(struct faults *f, const char *who, bool tier2);
 
 #endif

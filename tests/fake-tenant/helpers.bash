@@ -9,6 +9,8 @@
 #   qext NAME                 a minimal valid .qext body whose display name is NAME
 #   body                      the last api_code response body
 #   hdr NAME FILE             the value of header NAME in a curl -D dump
+#   error_shape STATUS RESOURCE < JSON  fails unless JSON is the reference's whole error
+#                             object: title, status, meta{message, resourceName}, traceId
 load ../lib/tenant
 
 jget() {
@@ -49,4 +51,13 @@ body() {
 
 hdr() {
     tr -d '\r' <"$2" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" -F': ' 'tolower($1) == n {print $2}'
+}
+
+error_shape() {
+    ERR_STATUS=$1 ERR_RESOURCE=$2 jassert 'set(d) >= {"title", "status", "meta", "traceId"}' \
+        'isinstance(d["title"], str) and len(d["title"]) > 0' \
+        'd["status"] == int(os.environ["ERR_STATUS"])' \
+        'isinstance(d["meta"]["message"], str) and len(d["meta"]["message"]) > 0' \
+        'd["meta"]["resourceName"] == os.environ["ERR_RESOURCE"]' \
+        're.fullmatch("[0-9a-f]{32}", d["traceId"])'
 }

@@ -27,6 +27,7 @@ static void usage(FILE *f)
            "  --fail-every N    every Nth /api/ request gets 503\n"
            "  --drop-every N    every Nth /api/ body is cut halfway\n"
            "  --rate-limit      enforce tier 1/2 limits (--tier1 N, --tier2 N per minute)\n"
+           "  --rate-window S   seconds the limits are counted over (default 300, the service's)\n"
            "  --hang            never answer /api/ requests\n"
            "  --list-pad BYTES  pad the list with ~1 KB listed-only models to BYTES or more\n"
            "  --client ID:SECRET  accept OAuth client credentials at POST /oauth/token\n"
@@ -60,6 +61,7 @@ enum {
     O_RATE,
     O_T1,
     O_T2,
+    O_RATE_WINDOW,
     O_HANG,
     O_LIST_PAD,
     O_LOG,
@@ -109,6 +111,9 @@ static bool set_number(struct ft_options *o, int opt, const char *arg)
     case O_T2:
         o->faults.tier2 = n;
         return true;
+    case O_RATE_WINDOW:
+        o->faults.rate_window = n;
+        return n > 0;
     case O_LIST_PAD:
         o->faults.list_pad = n;
         return true;
@@ -133,6 +138,7 @@ static int parse_options(int argc, char **argv, struct ft_options *o)
                                           {"rate-limit", 0, 0, O_RATE},
                                           {"tier1", 1, 0, O_T1},
                                           {"tier2", 1, 0, O_T2},
+                                          {"rate-window", 1, 0, O_RATE_WINDOW},
                                           {"hang", 0, 0, O_HANG},
                                           {"log", 1, 0, O_LOG},
                                           {"client", 1, 0, O_CLIENT},
@@ -146,6 +152,7 @@ static int parse_options(int argc, char **argv, struct ft_options *o)
 
     o->faults.tier1 = 1000;
     o->faults.tier2 = 100;
+    o->faults.rate_window = 300;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
         case O_KEY:

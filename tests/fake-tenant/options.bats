@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Command-line options and the /__fake/ routes: --real-shape, --ranges, --fail-every,
-# --drop-every, --rate-limit, --latency-ms, --hang, --list-pad, --state, --log, --port, and
-# the stats (with the faults injected), reset and fault routes.
+# --drop-every, --rate-limit (--tier1, --tier2, --rate-window), --latency-ms, --hang,
+# --list-pad, --state, --log, --port, and the stats (with the faults injected), reset and
+# fault routes.
 load helpers
 
 teardown() {
@@ -100,8 +101,8 @@ url() { # NAME [FILEPATH]
     cmp "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/c"
 }
 
-@test "--rate-limit --tier2 3: the 4th write in a minute gets 429 with Retry-After" {
-    tenant_start --generate 1 --api-key k1 --api-key k2 --rate-limit --tier2 3
+@test "--rate-limit --rate-window 60 --tier2 3: the 4th write in a minute gets 429 with Retry-After" {
+    tenant_start --generate 1 --api-key k1 --api-key k2 --rate-limit --rate-window 60 --tier2 3
     for i in 1 2 3; do
         [ "$(api_code PATCH /sales-funnel-001 -F "data={\"description\":\"$i\"}")" = 200 ]
     done
@@ -110,7 +111,8 @@ url() { # NAME [FILEPATH]
     grep -q '^HTTP/1.1 429' "$h"
     ra=$(hdr retry-after "$h")
     [ "$ra" -ge 1 ] && [ "$ra" -le 60 ]
-    jassert 'd["title"] == "Too Many Requests"' 'd["status"] == 429' <"$BATS_TEST_TMPDIR/b"
+    jassert 'd["title"] == "Too Many Requests"' <"$BATS_TEST_TMPDIR/b"
+    error_shape 429 sales-funnel-001 <"$BATS_TEST_TMPDIR/b"
     # reads are tier 1, other keys have their own budget
     [ "$(api_code GET /sales-funnel-001)" = 200 ]
     [ "$(QLIK_API_KEY=k2 api_code DELETE /sales-funnel-001)" = 204 ]
@@ -118,8 +120,36 @@ url() { # NAME [FILEPATH]
         'd["faults"] == {"failed": 0, "dropped": 0, "rate_limited": 1}'
 }
 
+# codes N METHOD PATH [curl args]: N requests on one connection, their status codes counted
+codes() {
+    local n=$1 method=$2 path=$3
+    shift 3
+    tenant_curl -o /dev/null -w '%{http_code}\n' -X "$method" "$@" \
+        "$TENANT_URL/api/v1/extensions$path?n=[1-$n]" | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}'
+}
+
+@test "--rate-limit defaults are the service's: 100 writes and 1000 reads a minute over 5 minutes" {
+    tenant_start --generate 1 --api-key k1 --rate-limit
+    curl -sS "$TENANT_URL/__fake/fault" | jassert 'd["tier1"] == 1000' 'd["tier2"] == 100' \
+        'd["rate_window"] == 300'
+    # a burst of five minutes' budget goes through at once; the next waits for the window
+    [ "$(codes 501 PATCH /sales-funnel-001 -F 'data={"description":"x"}')" = "200:500 429:1 " ]
+    h=$BATS_TEST_TMPDIR/h
+    tenant_curl -D "$h" -o /dev/null -X DELETE "$(url sales-funnel-001)"
+    grep -q '^HTTP/1.1 429' "$h"
+    ra=$(hdr retry-after "$h")
+    [ "$ra" -gt 60 ] && [ "$ra" -le 300 ]
+    [ "$(codes 5001 GET /sales-funnel-001)" = "200:5000 429:1 " ]
+    tenant_stats | jassert 'd["by_route"]["PATCH /extensions/{id}"] == 501' \
+        'd["by_route"]["GET /extensions/{id}"] == 5001' 'd["faults"]["rate_limited"] == 3'
+    # counted over one minute the same limits are 100 and 1000
+    tenant_fault rate_window=60
+    [ "$(codes 101 PATCH /sales-funnel-001 -F 'data={"description":"y"}')" = "200:100 429:1 " ]
+    [ "$(codes 1001 GET "")" = "200:1000 429:1 " ]
+}
+
 @test "--rate-limit --tier1 2: the 3rd read gets 429; rate_limit=0 at run time lifts it" {
-    tenant_start --generate 1 --rate-limit --tier1 2
+    tenant_start --generate 1 --rate-limit --tier1 2 --rate-window 60
     [ "$(api_code GET "")" = 200 ]
     [ "$(api_code GET /sales-funnel-001/file)" = 200 ]
     [ "$(api_code GET /sales-funnel-001)" = 429 ]
@@ -128,6 +158,8 @@ url() { # NAME [FILEPATH]
     tenant_fault rate_limit=1 tier1=1000 tier2=1
     [ "$(api_code DELETE /sales-funnel-001)" = 204 ]
     [ "$(api_code DELETE /sales-funnel-001)" = 429 ]
+    run "$ROOT/build/fake-tenant" --rate-window 0
+    [ "$status" -eq 2 ]
 }
 
 @test "--latency-ms delays /api/ answers only; latency_ms changes at run time" {

@@ -61,10 +61,17 @@ id_of() {
     [ "$(jget 'any(e["id"].startswith("-") for e in d["data"])' <"$BATS_TEST_TMPDIR/l.json")" = true ]
 }
 
-@test "ids are deterministic: a second tenant with the same options has the same ids" {
+@test "--seed and --generate are deterministic: a second tenant has the same ids and archive bytes" {
     first=$(tenant_curl "$TENANT_URL/api/v1/extensions" | jget '[e["id"] for e in d["data"]]')
+    mapfile -t all < <(names)
+    [ "${#all[@]}" = 8 ]
+    for n in "${all[@]}"; do tenant_archive "$n" "$BATS_TEST_TMPDIR/1-$n.zip"; done
     tenant_start --seed "$SEED" --generate 5 --api-key k1
     second=$(tenant_curl "$TENANT_URL/api/v1/extensions" | jget '[e["id"] for e in d["data"]]')
+    for n in "${all[@]}"; do
+        tenant_archive "$n" "$BATS_TEST_TMPDIR/2-$n.zip"
+        cmp "$BATS_TEST_TMPDIR/1-$n.zip" "$BATS_TEST_TMPDIR/2-$n.zip"
+    done
     tenant_stop
     [ "$first" = "$second" ]
 }
@@ -183,8 +190,17 @@ id_of() {
     [ "$(QLIK_API_KEY=k2 api_code GET /plain)" = 200 ]
     [ "$(QLIK_API_KEY=wrong api_code GET "")" = 401 ]
     [ "$(body | jget 'd["title"]')" = Unauthorized ]
-    [ "$(body | jget 'd["status"]')" = 401 ]
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$TENANT_URL/api/v1/extensions/plain/file")" = 401 ]
+    body | error_shape 401 extensions
+    # every route and method: the archive and file reads, and writes that must change nothing
+    curl -sS -o "$BATS_TEST_TMPDIR/b" "$TENANT_URL/api/v1/extensions/plain/file"
+    error_shape 401 plain <"$BATS_TEST_TMPDIR/b"
+    [ "$(QLIK_API_KEY=wrong api_code GET /plain/file/lib/util.js)" = 401 ]
+    body | error_shape 401 plain
+    [ "$(QLIK_API_KEY=wrong api_code PATCH /plain -F 'data={"name":"hijacked"}')" = 401 ]
+    body | error_shape 401 plain
+    [ "$(QLIK_API_KEY=wrong api_code DELETE /plain)" = 401 ]
+    body | error_shape 401 plain
+    [ "$(api GET /plain | jget 'd["name"]')" = "Plain & Simple" ]
     [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Basic azE6' "$TENANT_URL/api/v1/extensions")" = 401 ]
     [ "$(QLIK_API_KEY=k1x api_code POST "" -F "data={}")" = 401 ]
     # the test routes need no key

@@ -183,8 +183,12 @@ enum MHD_Result respond_error(struct ft_req *r, int status, const char *message,
         cJSON_AddStringToObject(src, "pointer", pointer);
     }
     cJSON_AddStringToObject(meta, "message", message);
-    if (resource)
-        cJSON_AddStringToObject(meta, "resourceName", resource);
+    /* Every error carries the reference's full shape, so a client that reads
+     * meta.resourceName never meets an error without one: the extension the path names,
+     * else the collection (or the token endpoint). */
+    if (!resource)
+        resource = r->id ? r->id : r->oauth ? "oauth/token" : "extensions";
+    cJSON_AddStringToObject(meta, "resourceName", resource);
     if (!cJSON_AddItemToObject(o, "meta", meta))
         cJSON_Delete(meta);
     cJSON_AddStringToObject(o, "traceId", trace);

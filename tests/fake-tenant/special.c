@@ -24,6 +24,7 @@ static char *fault_json(const struct fault_cfg *c)
     cJSON_AddBoolToObject(o, "rate_limit", c->rate_limit);
     cJSON_AddNumberToObject(o, "tier1", c->tier1);
     cJSON_AddNumberToObject(o, "tier2", c->tier2);
+    cJSON_AddNumberToObject(o, "rate_window", c->rate_window);
     cJSON_AddNumberToObject(o, "list_pad", c->list_pad);
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -69,6 +70,8 @@ static enum MHD_Result fault_arg(void *cls, enum MHD_ValueKind kind, const char 
         c->tier1 = n;
     else if (ok && strcmp(key, "tier2") == 0)
         c->tier2 = n;
+    else if (ok && n > 0 && strcmp(key, "rate_window") == 0)
+        c->rate_window = n;
     else if (ok && strcmp(key, "list_pad") == 0)
         c->list_pad = n;
     else if (ok && n <= 1 && strcmp(key, "hang") == 0)
@@ -128,12 +131,11 @@ static enum MHD_Result fake_put(struct ft_req *r, const char *enc)
                             NULL);
         goto out;
     }
-    const char *unsafe =
-        MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "unsafe");
+    const char *unsafe = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "unsafe");
 
-    rc = zcheck_archive(r->up.raw.data, r->up.raw.len,
-                        unsafe && !strcmp(unsafe, "1") ? ZC_UNSAFE_NAMES : 0, &zi, why,
-                        sizeof(why));
+    rc =
+        zcheck_archive(r->up.raw.data, r->up.raw.len,
+                       unsafe && !strcmp(unsafe, "1") ? ZC_UNSAFE_NAMES : 0, &zi, why, sizeof(why));
     if (rc != 0) {
         ret = respond_error(r, rc, why, name, NULL, NULL);
         goto out;

@@ -53,8 +53,8 @@ post_zip() { # ZIP [curl args] -> status; body via body()
 @test "POST of an existing qextFilename is 409 with its name as resourceName" {
     [ "$(post_zip "$W/hello.zip")" = 201 ]
     [ "$(post_zip "$W/hello.zip")" = 409 ]
-    body | jassert 'd["title"] == "Conflict"' 'd["status"] == 409' \
-        'd["meta"]["resourceName"] == "hello"' '"already exists" in d["meta"]["message"]'
+    body | jassert 'd["title"] == "Conflict"' '"already exists" in d["meta"]["message"]'
+    body | error_shape 409 hello
     [ "$(api GET "" | jget 'len(d["data"])')" = 1 ]
 }
 
@@ -85,9 +85,11 @@ PY
     post_zip "$W/two.zip" >/dev/null && body | grep -q 'more than one .qext'
     post_zip "$W/dotdot.zip" >/dev/null && body | grep -qF "'../evil.js' is not allowed"
     post_zip "$W/notjson.zip" >/dev/null && body | grep -q 'not a JSON object'
+    body | error_shape 422 extensions
     # a data field of the wrong type, and neither file nor qextFilename
     [ "$(api_code POST "" -F 'data={"name":5}' -F "file=@$W/hello.zip")" = 422 ]
     body | jassert 'd["source"]["pointer"] == "/data/name"'
+    body | error_shape 422 extensions
     [ "$(api_code POST "" -F 'data={"name":"x"}')" = 422 ]
     [ "$(api GET "" | jget 'len(d["data"])')" = 0 ]
 }
@@ -95,12 +97,14 @@ PY
 @test "415: a body that is not multipart, or a data part that is not a JSON object" {
     [ "$(post_zip "$W/hello.zip")" = 201 ]
     [ "$(api_code POST "" -H 'Content-Type: application/json' -d '{"name":"x"}')" = 415 ]
-    body | jassert 'd["title"] == "Unsupported Media Type"' 'd["status"] == 415'
+    body | jassert 'd["title"] == "Unsupported Media Type"'
+    body | error_shape 415 extensions
     [ "$(api_code POST "" -d 'name=x')" = 415 ]
     [ "$(api_code POST "" -F 'data={broken' -F "file=@$W/hello.zip")" = 415 ]
     [ "$(api_code POST "" -F 'data=["an","array"]')" = 415 ]
     [ "$(api_code PATCH /hello -H 'Content-Type: application/json' -d '{"name":"x"}')" = 415 ]
     [ "$(api_code PATCH /hello -F 'data=42')" = 415 ]
+    body | error_shape 415 hello
     [ "$(api_code POST "" -H 'Content-Type: multipart/form-data' --data-binary 'no boundary')" = 415 ]
 }
 
@@ -177,6 +181,22 @@ assert len(stamps) == 6 and len(set(stamps)) == 6, stamps
 assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", s) for s in stamps), stamps'
 }
 
+@test "PATCH with a bad archive is 422 and changes nothing" {
+    [ "$(post_zip "$W/hello.zip")" = 201 ]
+    body >"$W/before.json"
+    mkzip "$W/two.zip" "a.qext=$(qext A)" "b/b.qext=$(qext B)"
+    mkzip "$W/unsafe.zip" "hello.qext=$(qext Hello)" "../evil.js=x"
+    printf 'not a zip at all' >"$W/text.zip"
+    for z in two unsafe text; do
+        [ "$(api_code PATCH /hello -F "file=@$W/$z.zip")" = 422 ] || { echo "$z: $(body)"; false; }
+        body | jassert 'd["source"]["pointer"] == "/file"'
+    done
+    body | error_shape 422 hello
+    api GET /hello | JB=$W/before.json jassert 'd == b'
+    tenant_archive hello "$W/now.zip"
+    cmp "$W/hello.zip" "$W/now.zip"
+}
+
 @test "PATCH onto another live qextFilename is 409; onto a free one renames" {
     [ "$(post_zip "$W/hello.zip")" = 201 ]
     mkzip "$W/other.zip" "other.qext=$(qext Other)"
@@ -196,7 +216,8 @@ assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", s) for s in s
     [ ! -s "$(_tenant_tmp)/api-body" ]
     for key in "$id" hello; do
         [ "$(api_code GET "/$key")" = 410 ]
-        body | jassert 'd["title"] == "Gone"' 'd["status"] == 410'
+        body | jassert 'd["title"] == "Gone"'
+        body | error_shape 410 "$key"
         [ "$(api_code PATCH "/$key" -F 'data={"name":"x"}')" = 410 ]
         [ "$(api_code DELETE "/$key")" = 410 ]
         [ "$(api_code GET "/$key/file")" = 410 ]

@@ -7,7 +7,7 @@
 #   tenant_reset_stats          zeroes the counters
 #   tenant_archive NAME OUT     saves the live archive of qextFilename NAME to OUT
 #   tenant_fault key=val...     changes fault settings at run time (fail_every, drop_every,
-#                               latency_ms, hang, rate_limit, tier1, tier2)
+#                               latency_ms, hang, rate_limit, tier1, tier2, rate_window)
 #   tenant_put NAME ZIP         replaces NAME's archive behind every client's back
 #   tenant_put_unsafe NAME ZIP  the same, letting hostile entry names through
 #   tenant_curl ARGS...         curl -sS with the bearer key ($QLIK_API_KEY, else the first
