@@ -113,15 +113,52 @@ static char *pad_list(char *json, size_t pad, bool real)
     return out;
 }
 
+#define DEEP_LEVELS 100000
+
+/* Replaces the list with the malformed body --bad-list asks for; takes json. */
+static char *bad_list_body(enum bad_list mode, char *json)
+{
+    static const char html[] = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+                               "<body><h1>Bad Gateway</h1></body></html>\n";
+    static const char nodata[] = "{\"links\":{\"self\":{\"href\":\"/api/v1/extensions\"}}}";
+    char *out;
+
+    switch (mode) {
+    case BL_TRUNCATED:
+        json[strlen(json) / 2] = '\0';
+        return json;
+    case BL_NOTJSON:
+        free(json);
+        return strdup(html);
+    case BL_NODATA:
+        free(json);
+        return strdup(nodata);
+    case BL_DEEP:
+        free(json);
+        out = malloc(sizeof("{\"data\":") + 2 * DEEP_LEVELS + 1);
+        if (!out)
+            return NULL;
+        memcpy(out, "{\"data\":", 8);
+        memset(out + 8, '[', DEEP_LEVELS);
+        memset(out + 8 + DEEP_LEVELS, ']', DEEP_LEVELS);
+        memcpy(out + 8 + 2 * DEEP_LEVELS, "}", 2);
+        return out;
+    default:
+        return json;
+    }
+}
+
 static enum MHD_Result api_list(struct ft_req *r)
 {
-    unsigned pad = faults_get(&r->srv->faults).list_pad;
+    struct fault_cfg fc = faults_get(&r->srv->faults);
     char *json = NULL;
     int rc = store_list(&r->srv->store, r->srv->opt.real_shape, &json);
 
     if (rc != 200)
         return respond_error(r, 500, "Could not list the extensions", NULL, NULL, NULL);
-    if (pad && !(json = pad_list(json, pad, r->srv->opt.real_shape)))
+    if (fc.list_pad && !(json = pad_list(json, fc.list_pad, r->srv->opt.real_shape)))
+        return respond_error(r, 500, "Could not list the extensions", NULL, NULL, NULL);
+    if (fc.bad_list != BL_OFF && !(json = bad_list_body(fc.bad_list, json)))
         return respond_error(r, 500, "Could not list the extensions", NULL, NULL, NULL);
     return respond_json(r, 200, json);
 }

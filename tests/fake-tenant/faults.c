@@ -163,3 +163,21 @@ out:
     pthread_mutex_unlock(&f->lock);
     return wait;
 }
+
+static const char *const bad_list_names[] = {"off", "truncated", "notjson", "nodata", "deep"};
+
+bool bad_list_parse(const char *name, enum bad_list *out)
+{
+    for (size_t i = 0; name && i < sizeof(bad_list_names) / sizeof(bad_list_names[0]); i++)
+        if (strcmp(name, bad_list_names[i]) == 0) {
+            *out = (enum bad_list)i;
+            return true;
+        }
+    return false;
+}
+
+const char *bad_list_name(enum bad_list mode)
+{
+    return (size_t)mode < sizeof(bad_list_names) / sizeof(bad_list_names[0]) ? bad_list_names[mode]
+                                                                             : "off";
+}

@@ -8,6 +8,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* What a broken gateway or service version might send instead of the extension list. */
+enum bad_list {
+    BL_OFF,
+    BL_TRUNCATED, /* the list cut halfway, the connection closed cleanly */
+    BL_NOTJSON,   /* an HTML error page with status 200 */
+    BL_NODATA,    /* valid JSON without the `data` array */
+    BL_DEEP,      /* `data` nested far deeper than any JSON parser allows */
+};
+
 struct fault_cfg {
     unsigned fail_every;  /* every Nth /api/ request answers 503; 0 off */
     unsigned drop_every;  /* every Nth /api/ response with a body is cut halfway; 0 off */
@@ -19,6 +28,7 @@ struct fault_cfg {
     bool hang;            /* never answer /api/ requests */
     bool rate_limit;
     unsigned list_pad; /* the list grows to at least this many bytes of padding models */
+    enum bad_list bad_list;
 };
 
 struct rl_window;
@@ -44,5 +54,9 @@ bool faults_drop_now(struct faults *f);
  * admitted (the Retry-After): until the oldest request of a full window leaves it. 0 when
  * admitted or when limits are off. */
 unsigned faults_rate_check(struct faults *f, const char *who, bool tier2);
+/* The names --bad-list and /__fake/fault?bad_list= take: off, truncated, notjson, nodata,
+ * deep. */
+bool bad_list_parse(const char *name, enum bad_list *out);
+const char *bad_list_name(enum bad_list mode);
 
 #endif

@@ -30,6 +30,7 @@ static void usage(FILE *f)
            "  --rate-window S   seconds the limits are counted over (default 300, the service's)\n"
            "  --hang            never answer /api/ requests\n"
            "  --list-pad BYTES  pad the list with ~1 KB listed-only models to BYTES or more\n"
+           "  --bad-list MODE   serve a malformed list: truncated, notjson, nodata, deep\n"
            "  --client ID:SECRET  accept OAuth client credentials at POST /oauth/token\n"
            "  --tls-cert PEM --tls-key PEM  serve https with this certificate\n"
            "  --token-life S    seconds an OAuth token lives (default 21600)\n"
@@ -64,6 +65,7 @@ enum {
     O_RATE_WINDOW,
     O_HANG,
     O_LIST_PAD,
+    O_BAD_LIST,
     O_LOG,
     O_CLIENT,
     O_TLS_CERT,
@@ -125,29 +127,19 @@ static bool set_number(struct ft_options *o, int opt, const char *arg)
 /* 0 ok, 1 help printed, -1 bad usage. */
 static int parse_options(int argc, char **argv, struct ft_options *o)
 {
-    static const struct option longs[] = {{"port", 1, 0, O_PORT},
-                                          {"api-key", 1, 0, O_KEY},
-                                          {"seed", 1, 0, O_SEED},
-                                          {"generate", 1, 0, O_GEN},
-                                          {"state", 1, 0, O_STATE},
-                                          {"real-shape", 0, 0, O_REAL},
-                                          {"ranges", 0, 0, O_RANGES},
-                                          {"latency-ms", 1, 0, O_LAT},
-                                          {"fail-every", 1, 0, O_FAIL},
-                                          {"drop-every", 1, 0, O_DROP},
-                                          {"rate-limit", 0, 0, O_RATE},
-                                          {"tier1", 1, 0, O_T1},
-                                          {"tier2", 1, 0, O_T2},
-                                          {"rate-window", 1, 0, O_RATE_WINDOW},
-                                          {"hang", 0, 0, O_HANG},
-                                          {"log", 1, 0, O_LOG},
-                                          {"client", 1, 0, O_CLIENT},
-                                          {"tls-cert", 1, 0, O_TLS_CERT},
-                                          {"tls-key", 1, 0, O_TLS_KEY},
-                                          {"token-life", 1, 0, O_TOKEN_LIFE},
-                                          {"list-pad", 1, 0, O_LIST_PAD},
-                                          {"help", 0, 0, O_HELP},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"port", 1, 0, O_PORT},         {"api-key", 1, 0, O_KEY},
+        {"seed", 1, 0, O_SEED},         {"generate", 1, 0, O_GEN},
+        {"state", 1, 0, O_STATE},       {"real-shape", 0, 0, O_REAL},
+        {"ranges", 0, 0, O_RANGES},     {"latency-ms", 1, 0, O_LAT},
+        {"fail-every", 1, 0, O_FAIL},   {"drop-every", 1, 0, O_DROP},
+        {"rate-limit", 0, 0, O_RATE},   {"tier1", 1, 0, O_T1},
+        {"tier2", 1, 0, O_T2},          {"rate-window", 1, 0, O_RATE_WINDOW},
+        {"hang", 0, 0, O_HANG},         {"log", 1, 0, O_LOG},
+        {"client", 1, 0, O_CLIENT},     {"tls-cert", 1, 0, O_TLS_CERT},
+        {"tls-key", 1, 0, O_TLS_KEY},   {"token-life", 1, 0, O_TOKEN_LIFE},
+        {"list-pad", 1, 0, O_LIST_PAD}, {"bad-list", 1, 0, O_BAD_LIST},
+        {"help", 0, 0, O_HELP},         {0, 0, 0, 0}};
     int c;
 
     o->faults.tier1 = 1000;
@@ -191,6 +183,12 @@ static int parse_options(int argc, char **argv, struct ft_options *o)
             break;
         case O_HANG:
             o->faults.hang = true;
+            break;
+        case O_BAD_LIST:
+            if (!bad_list_parse(optarg, &o->faults.bad_list)) {
+                fprintf(stderr, "fake-tenant: bad --bad-list mode '%s'\n", optarg);
+                return -1;
+            }
             break;
         case O_HELP:
             usage(stdout);

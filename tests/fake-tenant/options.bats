@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Command-line options and the /__fake/ routes: --real-shape, --ranges, --fail-every,
 # --drop-every, --rate-limit (--tier1, --tier2, --rate-window), --latency-ms, --hang,
-# --list-pad, --state, --log, --port, and the stats (with the faults injected), reset and
+# --list-pad, --bad-list, --state, --log, --port, and the stats (with the faults injected), reset and
 # fault routes.
 load helpers
 
@@ -214,6 +214,36 @@ codes() {
 @test "--list-pad with --real-shape pads with real-shape models; an empty list is padded too" {
     tenant_start --real-shape --list-pad 5000
     api GET "" | jassert 'len(d["data"]) >= 5' 'all("updatedAt" in e and "checksum" not in e for e in d["data"])'
+}
+
+@test "--bad-list MODE: the list is malformed as asked, other routes are not; bad_list at run time" {
+    tenant_start --generate 2 --api-key k1 --bad-list truncated
+    api GET "" >"$BATS_TEST_TMPDIR/l"
+    run "$TENANT_PYTHON" -c 'import json,sys; json.load(open(sys.argv[1]))' "$BATS_TEST_TMPDIR/l"
+    [ "$status" -ne 0 ]
+    head -c 9 "$BATS_TEST_TMPDIR/l" | grep -qF '{"data":['
+    # the models and archives are still served
+    [ "$(api_code GET /sales-funnel-001)" = 200 ]
+    [ "$(api_code GET /sales-funnel-001/file)" = 200 ]
+    tenant_fault bad_list=notjson
+    [ "$(api_code GET "")" = 200 ]
+    body | grep -q '^<!DOCTYPE html>'
+    tenant_fault bad_list=nodata
+    api GET "" | jassert 'isinstance(d, dict)' '"data" not in d'
+    tenant_fault bad_list=deep
+    api GET "" >"$BATS_TEST_TMPDIR/l"
+    "$TENANT_PYTHON" - "$BATS_TEST_TMPDIR/l" <<'PY'
+import sys
+s = open(sys.argv[1]).read()
+assert s.startswith('{"data":' + '[' * 100000) and s.endswith(']' * 100000 + '}'), s[:40]
+PY
+    curl -sS "$TENANT_URL/__fake/fault" | jassert 'd["bad_list"] == "deep"'
+    tenant_fault bad_list=off
+    api GET "" | jassert 'len(d["data"]) == 2'
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$TENANT_URL/__fake/fault?bad_list=weird")" = 400 ]
+    tenant_stats | jassert 'd["by_route"]["GET /extensions"] == 5'
+    run "$ROOT/build/fake-tenant" --bad-list weird
+    [ "$status" -eq 2 ]
 }
 
 @test "--state: extensions, deletions, archives and the id counter survive a restart" {

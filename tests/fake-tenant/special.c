@@ -26,6 +26,7 @@ static char *fault_json(const struct fault_cfg *c)
     cJSON_AddNumberToObject(o, "tier2", c->tier2);
     cJSON_AddNumberToObject(o, "rate_window", c->rate_window);
     cJSON_AddNumberToObject(o, "list_pad", c->list_pad);
+    cJSON_AddStringToObject(o, "bad_list", bad_list_name(c->bad_list));
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -60,7 +61,10 @@ static enum MHD_Result fault_arg(void *cls, enum MHD_ValueKind kind, const char 
     bool ok = parse_uint(value, &n);
 
     (void)kind;
-    if (ok && strcmp(key, "fail_every") == 0)
+    if (strcmp(key, "bad_list") == 0) {
+        if (!bad_list_parse(value, &c->bad_list))
+            fp->bad = key;
+    } else if (ok && strcmp(key, "fail_every") == 0)
         c->fail_every = n;
     else if (ok && strcmp(key, "drop_every") == 0)
         c->drop_every = n;
