@@ -86,7 +86,8 @@ teardown() {
     for i in 1 2 3 4 5 6; do
         diff -r "$mirror/soak$i" "$BATS_TEST_TMPDIR/got/soak$i"
     done
-    [ "$lost" -eq 0 ] && [ "$extra" -eq 0 ]
+    [ "$lost" -eq 0 ]
+    [ "$extra" -eq 0 ]
     if [[ "$QEXTFS_BIN" != */asan/* ]]; then
         [ "$hwm" -lt 200000 ]
     fi

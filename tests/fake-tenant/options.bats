@@ -110,7 +110,8 @@ url() { # NAME [FILEPATH]
     tenant_curl -D "$h" -o "$BATS_TEST_TMPDIR/b" -X PATCH -F 'data={"description":"4"}' "$(url sales-funnel-001)"
     grep -q '^HTTP/1.1 429' "$h"
     ra=$(hdr retry-after "$h")
-    [ "$ra" -ge 1 ] && [ "$ra" -le 60 ]
+    [ "$ra" -ge 1 ]
+    [ "$ra" -le 60 ]
     jassert 'd["title"] == "Too Many Requests"' <"$BATS_TEST_TMPDIR/b"
     error_shape 429 sales-funnel-001 <"$BATS_TEST_TMPDIR/b"
     # reads are tier 1, other keys have their own budget
@@ -138,7 +139,8 @@ codes() {
     tenant_curl -D "$h" -o /dev/null -X DELETE "$(url sales-funnel-001)"
     grep -q '^HTTP/1.1 429' "$h"
     ra=$(hdr retry-after "$h")
-    [ "$ra" -gt 60 ] && [ "$ra" -le 300 ]
+    [ "$ra" -gt 60 ]
+    [ "$ra" -le 300 ]
     [ "$(codes 5001 GET /sales-funnel-001)" = "200:5000 429:1 " ]
     tenant_stats | jassert 'd["by_route"]["PATCH /extensions/{id}"] == 501' \
         'd["by_route"]["GET /extensions/{id}"] == 5001' 'd["faults"]["rate_limited"] == 3'
