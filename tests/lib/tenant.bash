@@ -17,6 +17,7 @@
 #   api_code METHOD PATH [ARGS...]  the same, printing only the status code; the body goes
 #                               to $API_BODY (default: a file in the test's temp dir)
 #   urlencode STRING            percent-encodes one path segment
+#   tenant_names                the live qextFilenames, sorted, one a line
 TENANT_LIB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ROOT=${ROOT:-$TENANT_LIB_ROOT}
 # The system interpreter starts in a fraction of the time a pyenv shim takes.
@@ -103,6 +104,11 @@ tenant_stats() {
 
 tenant_count() {
     tenant_stats | "$TENANT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["by_route"][sys.argv[1]])' "$1"
+}
+
+tenant_names() {
+    tenant_curl --fail "$TENANT_URL/api/v1/extensions" | "$TENANT_PYTHON" -c \
+        'import json,sys; print("\n".join(sorted(e["qextFilename"] for e in json.load(sys.stdin)["data"])))'
 }
 
 tenant_reset_stats() {
