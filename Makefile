@@ -92,9 +92,10 @@ deps:
 check:
 	@MAKE="$(MAKE)" scripts/check.sh
 
+# DEMO_ARGS=--check: the demo without a terminal, verified step by step (scripts/demo.sh).
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/demo.sh
+	@scripts/demo.sh $(DEMO_ARGS)
 
 bench: deps all
 	@scripts/bench.sh

@@ -2,7 +2,7 @@
 # The service misbehaving as a whole, and the bundled demo: a tenant that answers the
 # extension list with something that is not a list (--bad-list) must give a clear error and
 # a log line that says what was wrong, never a crash, and the mount must recover once the
-# tenant does.
+# tenant does. `make demo` must work as the README says, checked by its --check mode.
 load ../lib/tenant
 load ../lib/mount
 
@@ -55,4 +55,24 @@ bad_list() {
 
 @test "a list nested 100000 deep: ls fails clearly, the log says nested too deeply, then recovers" {
     bad_list deep "nested too deeply"
+}
+
+@test "make demo DEMO_ARGS=--check: mounts the bundled tenant, ls, cp -r and rsync -a equal the archives" {
+    mnt=$BATS_TEST_TMPDIR/demo-mnt
+    run env DEMO_MNT="$mnt" make --no-print-directory -C "$MOUNT_LIB_ROOT" demo DEMO_ARGS=--check
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"demo: ls: 12 extensions"* ]]
+    [[ "$output" == *"demo: cp -r: every file equals the tenant's archives"* ]]
+    [[ "$output" == *"demo: rsync -a: every file equals the tenant's archives"* ]]
+    [[ "$output" == *"demo: check ok"* ]]
+    ! mountpoint -q "$mnt"
+    # both copies cost one archive request per extension, and nothing failed
+    stats=$(echo "$output" | sed -n 's/^demo: tenant requests: //p')
+    echo "$stats" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["by_route"]["GET /extensions/{id}/file"] == 12, d
+assert set(d["by_status"]) == {"200"}, d
+'
 }
