@@ -18,7 +18,7 @@
 #   check: reliability: soak 1234 ops, 56 faults injected, 78 uploads, 258016 bytes compared,
 #   0 bytes lost; fsx ...
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 SUITES=${CHECK_SUITES:-"unit unit-asan valgrind tsan fuzz fake-tenant e2e e2e-asan"}
 LOGDIR=$ROOT/build/test-logs
@@ -49,7 +49,8 @@ run_unit() { # dir label [wrapper...]
     shift 2
     for t in "$dir"/test_*; do
         [ -x "$t" ] || continue
-        local log="$LOGDIR/$label-$(basename "$t").log"
+        local log
+        log="$LOGDIR/$label-$(basename "$t").log"
         CMOCKA_MESSAGE_OUTPUT=TAP "$@" "$t" >"$log" 2>&1
         count_tap "$log" $?
     done
@@ -62,7 +63,8 @@ run_bats() { # label dir [env...]
     [ -e "${files[0]}" ] || return 0
     rm -f "$LOGDIR/figures-$label.jsonl" # figures of this run only
     for f in "${files[@]}"; do
-        local log="$LOGDIR/$label-$(basename "$f" .bats).log"
+        local log
+        log="$LOGDIR/$label-$(basename "$f" .bats).log"
         env QEXTFS_FIGURES="$LOGDIR/figures-$label.jsonl" "$@" \
             bats --tap ${BATS_FILTER:+--filter "$BATS_FILTER"} "$f" >"$log" 2>&1
         count_tap "$log" $?

@@ -28,6 +28,19 @@
 static char work[256], zip_path[300], out_dir[300], dest_dir[300];
 
 /* Removes dir/name (any type, any mode) below dirfd; only one descriptor open at a time. */
+/* names with room for one more after the first n; out of memory fails the run. */
+static char **names_room(char **names, size_t n, size_t *cap)
+{
+    char **v;
+
+    if (n < *cap)
+        return names;
+    *cap = *cap ? *cap * 2 : 16;
+    v = realloc(names, *cap * sizeof(*names));
+    FUZZ_CHECK(v != NULL);
+    return v;
+}
+
 static void rm_at(int dirfd, const char *name)
 {
     struct stat st;
@@ -49,11 +62,7 @@ static void rm_at(int dirfd, const char *name)
     while (d && (de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            names = realloc(names, cap * sizeof(*names));
-            FUZZ_CHECK(names != NULL);
-        }
+        names = names_room(names, n, &cap);
         names[n] = strdup(de->d_name);
         FUZZ_CHECK(names[n] != NULL);
         n++;
@@ -251,11 +260,7 @@ static size_t check_tree(const struct zipx_index *idx, int dest, const char *rel
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            names = realloc(names, cap * sizeof(*names));
-            FUZZ_CHECK(names != NULL);
-        }
+        names = names_room(names, n, &cap);
         FUZZ_CHECK(asprintf(&names[n], "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) > 0);
         n++;
     }
