@@ -410,22 +410,33 @@ int stage_trash(struct qfs *q, const char *name, const char *zip_path, char *out
     return stage_copy_file(zip_path, out);
 }
 
-bool stage_has_qext(struct qfs *q, const char *name)
+int stage_qext_name(struct qfs *q, const char *name, char *out, size_t outsz)
 {
     char tree[PATH_MAX];
     struct dirent *d;
-    bool found = false;
+    int rc = -ENOENT;
     DIR *dir;
 
     if (stage_path(q, name, "", tree, sizeof(tree)) != 0 || !(dir = opendir(tree)))
-        return false;
-    while (!found && (d = readdir(dir))) {
+        return -ENOENT;
+    while (rc == -ENOENT && (d = readdir(dir))) {
         size_t n = strlen(d->d_name);
 
-        found = n > 5 && strcmp(d->d_name + n - 5, ".qext") == 0 && d->d_type != DT_DIR;
+        if (n <= 5 || strcmp(d->d_name + n - 5, ".qext") != 0 || d->d_type == DT_DIR)
+            continue;
+        rc = n - 5 < outsz ? 0 : -ENAMETOOLONG;
+        if (rc == 0)
+            snprintf(out, outsz, "%.*s", (int)(n - 5), d->d_name);
     }
     closedir(dir);
-    return found;
+    return rc;
+}
+
+bool stage_has_qext(struct qfs *q, const char *name)
+{
+    char base[PATH_MAX];
+
+    return stage_qext_name(q, name, base, sizeof(base)) == 0;
 }
 
 static char *json_str(cJSON *j, const char *key)

@@ -380,6 +380,102 @@ static int build_archive(struct qfs *q, const struct snapshot *s, char *out, siz
     return rc;
 }
 
+/* True when two files hold the same bytes. */
+static bool same_bytes(const char *a, const char *b)
+{
+    char ba[65536], bb[65536];
+    bool same = false;
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    size_t na, nb;
+
+    if (!fa || !fb)
+        goto out;
+    do {
+        na = fread(ba, 1, sizeof(ba), fa);
+        nb = fread(bb, 1, sizeof(bb), fb);
+        same = na == nb && memcmp(ba, bb, na) == 0;
+    } while (same && na > 0);
+    same = same && !ferror(fa) && !ferror(fb);
+out:
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+/* Every file entry of a is in b with the same size and CRC, and b has no other files: what
+ * counts when the service stores the archive it was sent re-packed. */
+static bool same_files(const struct zipx_index *a, const struct zipx_index *b)
+{
+    size_t files_a = 0, files_b = 0;
+
+    for (size_t i = 0; i < zipx_count(a); i++) {
+        const struct zipx_entry *x = zipx_entry_at(a, i);
+
+        if (x->is_dir)
+            continue;
+        files_a++;
+        if (entry_differs(x, zipx_lookup(b, x->name)))
+            return false;
+    }
+    for (size_t i = 0; i < zipx_count(b); i++)
+        files_b += !zipx_entry_at(b, i)->is_dir;
+    return files_a == files_b;
+}
+
+static bool same_archive(const char *a, const char *b)
+{
+    struct zipx_index *ia = NULL, *ib = NULL;
+    char err[256];
+    bool same = same_bytes(a, b);
+
+    if (!same && zipx_index_open(a, &ia, err, sizeof(err)) == 0 &&
+        zipx_index_open(b, &ib, err, sizeof(err)) == 0)
+        same = same_files(ia, ib);
+    zipx_index_free(ia);
+    zipx_index_free(ib);
+    return same;
+}
+
+/* A create answered 409. When the service already holds exactly the archive we sent, an
+ * earlier attempt created it and its answer was lost (http.c retried the POST after a cut
+ * reply or a 5xx), or we died before recording the success: adopt that extension, else
+ * every later change would POST again and get 409 forever. Anything else is a real name
+ * clash and the 409 stands (-EEXIST). On success *out is the service's model. */
+static int adopt_created(struct wb *w, const struct snapshot *s, const char *zip,
+                         struct api_ext *out)
+{
+    struct qfs *q = w->q;
+    char qname[PATH_NAME_MAX + 1], theirs[PATH_MAX], msg[512] = "";
+    struct api_ext cur = {0};
+    int rc = stage_qext_name(q, s->name, qname, sizeof(qname));
+
+    if (rc == 0)
+        rc = api_get_extension(q->http, qname, &cur, msg, sizeof(msg));
+    if (rc == 0 && !cur.id)
+        rc = -EPROTO;
+    if (rc == 0)
+        rc = stage_file(q, s->name, "theirs.zip", theirs, sizeof(theirs));
+    if (rc == 0) {
+        rc = tenant_fetch_archive(q->tenant, cur.id, theirs, msg, sizeof(msg));
+        if (rc == 0 && !same_archive(zip, theirs))
+            rc = -EEXIST;
+        unlink(theirs);
+    }
+    if (rc) {
+        log_dbg("%s: the existing '%s' is not ours: %s", s->name, qname,
+                msg[0] ? msg : strerror(-rc));
+        api_ext_free(&cur);
+        return -EEXIST;
+    }
+    log_info("%s: the service already holds exactly this extension (id %s), created by an "
+             "earlier attempt whose answer was lost; using it",
+             s->name, cur.id);
+    *out = cur;
+    return 0;
+}
+
 static void upload_succeeded(struct wb *w, struct ext *e, const struct snapshot *s, const char *zip,
                              const struct api_ext *m)
 {
@@ -471,9 +567,11 @@ static int upload(struct wb *w, struct ext *e)
         rc = check_service(w, e, s.name, s.id, s.base_version, msg, sizeof(msg));
     if (rc == 0)
         rc = build_archive(q, &s, zip, sizeof(zip), msg, sizeof(msg));
-    if (rc == 0 && s.is_new)
+    if (rc == 0 && s.is_new) {
         rc = api_create(q->http, zip, NULL, &m, msg, sizeof(msg));
-    else if (rc == 0)
+        if (rc == -EEXIST && adopt_created(w, &s, zip, &m) == 0)
+            rc = 0;
+    } else if (rc == 0)
         rc = api_update(q->http, s.id, zip, NULL, &m, msg, sizeof(msg));
     if (rc == 0) {
         log_info("%s: uploaded (%s)", s.name, s.is_new ? "created" : "updated");
@@ -914,6 +1012,12 @@ int wb_delete(struct wb *w, struct ext *e)
             goto out;
         }
         rc = api_delete(q->http, id, msg, sizeof(msg));
+        /* 404/410: already gone, the goal of rm -r. A DELETE retried after its 204 was
+         * lost gets exactly this. */
+        if (rc == -ENOENT) {
+            log_info("%s: already deleted on the service (%s)", name, msg);
+            rc = 0;
+        }
         if (rc) {
             log_err("%s: delete failed: %s", name, msg);
             goto out;
