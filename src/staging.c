@@ -191,16 +191,16 @@ int stage_finish_tmp(int fd, const char *tmp, const char *path, int rc)
     return rc;
 }
 
-/* Writes data to path through a temporary and rename, fsync'd: meta.json must never be
- * seen half-written after a crash. */
+/* Writes data to path through a temporary of its own and rename, fsync'd: meta.json must
+ * never be seen half-written after a crash, and two writers must not share a temporary. */
 static int write_atomic(const char *path, const char *data)
 {
-    char tmp[PATH_MAX + 8];
+    char tmp[PATH_MAX + 16];
     size_t n = strlen(data);
     int fd, rc = 0;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+    fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -errno;
     if (write(fd, data, n) != (ssize_t)n || fsync(fd) != 0)
@@ -208,16 +208,14 @@ static int write_atomic(const char *path, const char *data)
     return stage_finish_tmp(fd, tmp, path, rc);
 }
 
-int stage_save_meta(struct qfs *q, struct ext *e)
+/* meta.json's text for e's current fields, and its path. Call with the tenant lock held. */
+static char *meta_text(struct qfs *q, struct ext *e, char *path, size_t pathsz)
 {
-    char path[PATH_MAX];
     cJSON *j = cJSON_CreateObject();
     char *text = NULL;
-    int rc = -ENOMEM;
 
-    if (!j)
-        return -ENOMEM;
-    tenant_lock(q->tenant);
+    if (!j || stage_file(q, e->name, "meta.json", path, pathsz) != 0)
+        goto out;
     cJSON_AddStringToObject(j, "name", e->name);
     if (e->base_id)
         cJSON_AddStringToObject(j, "id", e->base_id);
@@ -225,15 +223,43 @@ int stage_save_meta(struct qfs *q, struct ext *e)
         cJSON_AddStringToObject(j, "base_version", e->base_version);
     cJSON_AddBoolToObject(j, "is_new", e->is_new);
     cJSON_AddBoolToObject(j, "dirty", ext_dirty(e));
-    rc = stage_file(q, e->name, "meta.json", path, sizeof(path));
-    tenant_unlock(q->tenant);
     text = cJSON_PrintUnformatted(j);
-    if (rc == 0)
-        rc = text ? write_atomic(path, text) : -ENOMEM;
+out:
+    cJSON_Delete(j);
+    return text;
+}
+
+/* The text is decided under the tenant lock but written after it (no disk I/O under that
+ * lock), so a writer holding an older state (an upload's dirty:false) can rename after a
+ * newer one (a change's dirty:true). Each writer therefore re-reads the state after its
+ * rename and writes again while it differs: the last rename is always followed by a check
+ * against the latest state, and a remount never discards unsent edits. */
+int stage_save_meta(struct qfs *q, struct ext *e)
+{
+    char path[PATH_MAX];
+    char *text, *now = NULL;
+    int rc = 0;
+
+    tenant_lock(q->tenant);
+    text = meta_text(q, e, path, sizeof(path));
+    tenant_unlock(q->tenant);
+    while (text && rc == 0) {
+        rc = write_atomic(path, text);
+        tenant_lock(q->tenant);
+        now = meta_text(q, e, path, sizeof(path));
+        tenant_unlock(q->tenant);
+        if (now && strcmp(now, text) == 0)
+            break;
+        cJSON_free(text);
+        text = now;
+        now = NULL;
+    }
+    if (rc == 0 && !text)
+        rc = -ENOMEM;
     if (rc)
         log_err("%s: cannot save staging metadata: %s", e->name, strerror(-rc));
     cJSON_free(text);
-    cJSON_Delete(j);
+    cJSON_free(now);
     return rc;
 }
 
