@@ -35,6 +35,14 @@ struct wb {
     size_t qlen, qcap;
     unsigned busy;
     struct wb_stats st;
+    struct wb_writer *writers; /* open for writing; tenant lock */
+};
+
+struct wb_writer {
+    struct wb_writer *next, *prev;
+    struct ext *e;
+    char *rel;    /* its current name inside e */
+    bool counted; /* in e->open_writers: rel is not a temporary */
 };
 
 /* --- string sets for merge decisions ---------------------------------------------- */
@@ -75,19 +83,131 @@ static void strset_free(struct strset *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* --- files open for writing ------------------------------------------------------- */
+
+/* Puts h's count in line with its current name. Tenant lock held. */
+static void writer_recount(struct wb *w, struct wb_writer *h)
+{
+    bool counted = !stage_is_local_only(w->q, h->rel);
+
+    if (counted != h->counted)
+        h->e->open_writers += counted ? 1 : -1;
+    h->counted = counted;
+}
+
+struct wb_writer *wb_writer_open(struct wb *w, struct ext *e, const char *rel)
+{
+    struct wb_writer *h = calloc(1, sizeof(*h));
+
+    if (!h || !(h->rel = strdup(rel))) {
+        free(h);
+        return NULL;
+    }
+    h->e = e;
+    tenant_lock(w->q->tenant);
+    writer_recount(w, h);
+    h->next = w->writers;
+    if (w->writers)
+        w->writers->prev = h;
+    w->writers = h;
+    tenant_unlock(w->q->tenant);
+    return h;
+}
+
+void wb_writer_close(struct wb *w, struct wb_writer *h)
+{
+    if (!h)
+        return;
+    tenant_lock(w->q->tenant);
+    if (h->counted)
+        h->e->open_writers--;
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        w->writers = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    tenant_unlock(w->q->tenant);
+    free(h->rel);
+    free(h);
+}
+
+/* The name rel takes when from is renamed to to; NULL when rel is not under from. */
+static char *renamed_rel(const char *rel, const char *from, const char *to)
+{
+    size_t n = strlen(from);
+    char *out = NULL;
+
+    if (strncmp(rel, from, n) != 0 || (rel[n] != '\0' && rel[n] != '/'))
+        return NULL;
+    return asprintf(&out, "%s%s", to, rel + n) < 0 ? NULL : out;
+}
+
+void wb_writer_renamed(struct wb *w, struct ext *e, const char *from, const char *to)
+{
+    tenant_lock(w->q->tenant);
+    for (struct wb_writer *h = w->writers; h; h = h->next) {
+        char *rel = h->e == e ? renamed_rel(h->rel, from, to) : NULL;
+
+        if (!rel)
+            continue;
+        free(h->rel);
+        h->rel = rel;
+        writer_recount(w, h);
+    }
+    tenant_unlock(w->q->tenant);
+}
+
+bool wb_writer_counts(struct wb *w, const struct wb_writer *h)
+{
+    bool counted;
+
+    if (!h)
+        return false;
+    tenant_lock(w->q->tenant);
+    counted = h->counted;
+    tenant_unlock(w->q->tenant);
+    return counted;
+}
+
+/* The files of e open for writing under names that upload, but the one except is open
+ * on. Tenant lock held. */
+static int writers_of(struct wb *w, struct ext *e, const struct wb_writer *except,
+                      struct strset *out)
+{
+    int rc = 0;
+
+    for (struct wb_writer *h = w->writers; rc == 0 && h; h = h->next)
+        if (h->e == e && h->counted && (!except || strcmp(h->rel, except->rel) != 0) &&
+            !strset_has(out, h->rel))
+            rc = strset_add(out, h->rel);
+    return rc;
+}
+
 /* --- what changed where ------------------------------------------------------------ */
 
-/* Walks a staged tree collecting its regular files (relative paths), skipping
- * temporaries. nftw has no user argument, so the walk is a small recursive readdir. */
-static int walk_tree(struct qfs *q, const char *root, const char *rel, struct strset *out)
+/* A walk over a staged tree's folders and regular files, temporaries and symlinks left
+ * out. nftw has no user argument, so it is a small recursive readdir with callbacks. */
+struct walk {
+    struct qfs *q;
+    const char *root;
+    int (*dir_in)(struct walk *wk, const char *rel);  /* before its children; may be NULL */
+    int (*dir_out)(struct walk *wk, const char *rel); /* after them; may be NULL */
+    int (*file)(struct walk *wk, const char *rel);
+    void *arg;
+};
+
+static int walk_dir(struct walk *wk, const char *rel)
 {
     char path[PATH_MAX];
     struct dirent *d;
     DIR *dp;
-    int rc = 0;
+    int rc = wk->dir_in ? wk->dir_in(wk, rel) : 0;
 
-    if (path_join(path, sizeof(path), root, rel) != 0)
-        return -ENAMETOOLONG;
+    if (rc == 0 && path_join(path, sizeof(path), wk->root, rel) != 0)
+        rc = -ENAMETOOLONG;
+    if (rc)
+        return rc;
     dp = opendir(path);
     if (!dp)
         return -errno;
@@ -97,17 +217,31 @@ static int walk_tree(struct qfs *q, const char *root, const char *rel, struct st
 
         if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
             continue;
-        if (path_join(sub, sizeof(sub), rel, d->d_name) != 0 || stage_is_local_only(q, sub))
-            continue;
-        if (path_join(path, sizeof(path), root, sub) != 0 || lstat(path, &st) != 0)
+        if (path_join(sub, sizeof(sub), rel, d->d_name) != 0 || stage_is_local_only(wk->q, sub) ||
+            fstatat(dirfd(dp), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
         if (S_ISDIR(st.st_mode))
-            rc = walk_tree(q, root, sub, out);
+            rc = walk_dir(wk, sub);
         else if (S_ISREG(st.st_mode))
-            rc = strset_add(out, sub);
+            rc = wk->file(wk, sub);
     }
     closedir(dp);
+    if (rc == 0 && wk->dir_out)
+        rc = wk->dir_out(wk, rel);
     return rc;
+}
+
+static int collect_file(struct walk *wk, const char *rel)
+{
+    return strset_add(wk->arg, rel);
+}
+
+/* The regular files of a staged tree (relative paths), temporaries left out. */
+static int walk_tree(struct qfs *q, const char *root, struct strset *out)
+{
+    struct walk wk = {.q = q, .root = root, .file = collect_file, .arg = out};
+
+    return walk_dir(&wk, "");
 }
 
 static bool entry_differs(const struct zipx_entry *a, const struct zipx_entry *b)
@@ -115,23 +249,28 @@ static bool entry_differs(const struct zipx_entry *a, const struct zipx_entry *b
     return !b || b->is_dir || a->size != b->size || a->crc != b->crc;
 }
 
+/* The local file at path holds exactly base entry b. */
+static bool same_as_base(const char *path, const struct zipx_entry *b)
+{
+    uint32_t crc;
+    uint64_t size;
+
+    return b && !b->is_dir && zipx_file_crc(path, &crc, &size) == 0 && b->size == size &&
+           b->crc == crc;
+}
+
 /* Paths changed in the local tree compared with the base archive. */
 static int local_changes(struct qfs *q, const char *tree, const struct zipx_index *base,
                          struct strset *out)
 {
     struct strset files = {0};
-    int rc = walk_tree(q, tree, "", &files);
+    int rc = walk_tree(q, tree, &files);
 
     for (size_t i = 0; rc == 0 && i < files.n; i++) {
-        const struct zipx_entry *b = zipx_lookup(base, files.v[i]);
         char path[PATH_MAX];
-        uint32_t crc;
-        uint64_t size;
 
-        if (path_join(path, sizeof(path), tree, files.v[i]) != 0 ||
-            zipx_file_crc(path, &crc, &size) != 0)
-            continue;
-        if (!b || b->is_dir || b->size != size || b->crc != crc)
+        if (path_join(path, sizeof(path), tree, files.v[i]) == 0 &&
+            !same_as_base(path, zipx_lookup(base, files.v[i])))
             rc = strset_add(out, files.v[i]);
     }
     for (size_t i = 0; rc == 0 && i < zipx_count(base); i++) {
@@ -344,6 +483,8 @@ struct snapshot {
     char *name, *id, *base_version;
     bool is_new;
     uint64_t seq;
+    struct strset held; /* open for writing: their last uploaded content goes up */
+    unsigned held_back; /* of those, files whose new content did not go up */
 };
 
 static void snapshot_free(struct snapshot *s)
@@ -351,6 +492,76 @@ static void snapshot_free(struct snapshot *s)
     free(s->name);
     free(s->id);
     free(s->base_version);
+    strset_free(&s->held);
+}
+
+/* Building a snapshot of the tree with hard links (see build_archive). */
+struct snap {
+    const char *dir, *base_zip;
+    const struct zipx_index *bi;
+    struct snapshot *s;
+};
+
+static int snap_dir_in(struct walk *wk, const char *rel)
+{
+    const struct snap *sn = wk->arg;
+    char to[PATH_MAX];
+
+    if (path_join(to, sizeof(to), sn->dir, rel) != 0)
+        return -ENAMETOOLONG;
+    return mkdir(to, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+/* A folder's mode and times, copied once its children are in (creating them moved the
+ * mtime). */
+static int snap_dir_out(struct walk *wk, const char *rel)
+{
+    const struct snap *sn = wk->arg;
+    char from[PATH_MAX], to[PATH_MAX];
+    struct timespec ts[2];
+    struct stat st;
+
+    if (path_join(from, sizeof(from), wk->root, rel) != 0 ||
+        path_join(to, sizeof(to), sn->dir, rel) != 0)
+        return -ENAMETOOLONG;
+    if (stat(from, &st) != 0)
+        return -errno;
+    ts[0] = st.st_atim;
+    ts[1] = st.st_mtim;
+    if (chmod(to, st.st_mode & 07777) != 0 || utimensat(AT_FDCWD, to, ts, 0) != 0)
+        return -errno;
+    return 0;
+}
+
+/* One file: a hard link to the tree's file (same bytes, mode, mtime), except for a held
+ * file whose content differs from the base, which gets the base's entry (or nothing when
+ * it is new). */
+static int snap_file(struct walk *wk, const char *rel)
+{
+    const struct snap *sn = wk->arg;
+    const struct zipx_entry *b = sn->bi ? zipx_lookup(sn->bi, rel) : NULL;
+    char from[PATH_MAX], to[PATH_MAX];
+
+    if (path_join(from, sizeof(from), wk->root, rel) != 0 ||
+        path_join(to, sizeof(to), sn->dir, rel) != 0)
+        return -ENAMETOOLONG;
+    if (strset_has(&sn->s->held, rel) && !same_as_base(from, b)) {
+        sn->s->held_back++;
+        return b && !b->is_dir ? apply_theirs(sn->dir, sn->base_zip, sn->bi, rel) : 0;
+    }
+    return link(from, to) == 0 ? 0 : -errno;
+}
+
+static int snap_tree(struct qfs *q, const char *tree, struct snap *sn)
+{
+    struct walk wk = {.q = q,
+                      .root = tree,
+                      .dir_in = snap_dir_in,
+                      .dir_out = snap_dir_out,
+                      .file = snap_file,
+                      .arg = sn};
+
+    return walk_dir(&wk, "");
 }
 
 static bool skip_local_only(void *arg, const char *rel)
@@ -358,24 +569,39 @@ static bool skip_local_only(void *arg, const char *rel)
     return stage_is_local_only(arg, rel);
 }
 
-static int build_archive(struct qfs *q, const struct snapshot *s, char *out, size_t outsz,
-                         char *msg, size_t msgsz)
+/* Builds the archive to upload from the base and the staged tree. When files are open for
+ * writing (an fsync of another one), it is built from a snapshot of hard links in which
+ * those files have their base content: a half-written file never goes up. */
+static int build_archive(struct qfs *q, struct snapshot *s, char *out, size_t outsz, char *msg,
+                         size_t msgsz)
 {
-    char base[PATH_MAX], tree[PATH_MAX];
+    char base[PATH_MAX], tree[PATH_MAX], snap[PATH_MAX];
     struct zipx_index *bi = NULL;
-    const char *prefix = "";
+    const char *prefix = "", *from = tree;
     bool explicit = false;
-    int rc;
+    int rc = 0;
 
     stage_file(q, s->name, "base.zip", base, sizeof(base));
     stage_path(q, s->name, "", tree, sizeof(tree));
+    stage_file(q, s->name, "snap", snap, sizeof(snap));
     stage_file(q, s->name, "upload.zip", out, outsz);
     if (access(base, F_OK) == 0 && zipx_index_open(base, &bi, msg, msgsz) == 0) {
         prefix = zipx_prefix(bi);
         explicit = zipx_prefix_explicit(bi);
     }
-    rc = zipx_build(bi ? base : NULL, bi, prefix, explicit, tree, out, skip_local_only, q, msg,
-                    msgsz);
+    stage_rmtree(snap);
+    if (s->held.n > 0) {
+        struct snap sn = {.dir = snap, .base_zip = base, .bi = bi, .s = s};
+
+        rc = snap_tree(q, tree, &sn);
+        from = snap;
+        if (rc)
+            snprintf(msg, msgsz, "cannot snapshot the staged tree: %s", strerror(-rc));
+    }
+    if (rc == 0)
+        rc = zipx_build(bi ? base : NULL, bi, prefix, explicit, from, out, skip_local_only, q, msg,
+                        msgsz);
+    stage_rmtree(snap);
     zipx_index_free(bi);
     return rc;
 }
@@ -495,7 +721,8 @@ static void upload_succeeded(struct wb *w, struct ext *e, const struct snapshot 
     e->base_version = m->version_token ? strdup(m->version_token) : NULL;
     e->base_id = m->id ? strdup(m->id) : NULL;
     e->is_new = false;
-    e->clean_seq = s->seq;
+    if (!s->held_back) /* else what the open files hold still has to go up */
+        e->clean_seq = s->seq;
     e->upload_err = 0;
     e->upload_err_final = false;
     e->upload_msg[0] = '\0';
@@ -533,8 +760,9 @@ static void upload_failed(struct wb *w, struct ext *e, const struct snapshot *s,
             msg[0] ? msg : strerror(-rc));
 }
 
-/* Uploads e's staged tree once. Caller holds e->io_lock and has set e->uploading. */
-static int upload(struct wb *w, struct ext *e)
+/* Uploads e's staged tree once; sync is the handle an fsync is for (NULL: none). Caller
+ * holds e->io_lock and has set e->uploading. */
+static int upload(struct wb *w, struct ext *e, const struct wb_writer *sync)
 {
     struct qfs *q = w->q;
     struct snapshot s = {0};
@@ -552,8 +780,9 @@ static int upload(struct wb *w, struct ext *e)
     s.base_version = e->base_version ? strdup(e->base_version) : NULL;
     s.is_new = e->is_new || !e->base_id;
     s.seq = e->change_seq;
+    rc = writers_of(w, e, sync, &s.held);
     tenant_unlock(q->tenant);
-    if (!s.name)
+    if (!s.name || rc)
         goto out;
     if (!stage_has_qext(q, s.name)) {
         /* Nothing the service would accept (and rm -r on its way): wait for a change. */
@@ -587,7 +816,7 @@ out:
 }
 
 /* Runs one upload with the per-extension lock, flags and wake-ups around it. */
-static int run_upload(struct wb *w, struct ext *e)
+static int run_upload(struct wb *w, struct ext *e, const struct wb_writer *sync)
 {
     int rc;
 
@@ -595,7 +824,7 @@ static int run_upload(struct wb *w, struct ext *e)
     tenant_lock(w->q->tenant);
     e->uploading = true;
     tenant_unlock(w->q->tenant);
-    rc = upload(w, e);
+    rc = upload(w, e, sync);
     tenant_lock(w->q->tenant);
     e->uploading = false;
     tenant_broadcast(w->q->tenant);
@@ -723,7 +952,7 @@ static void *worker_main(void *arg)
         tenant_lock(w->q->tenant);
         e->uploading = false;
         tenant_unlock(w->q->tenant);
-        run_upload(w, e);
+        run_upload(w, e, NULL);
         tenant_ext_put(w->q->tenant, e);
 
         pthread_mutex_lock(&w->lock);
@@ -833,7 +1062,7 @@ static void drain_one(struct drain *d, struct ext *e)
 
     log_info("%s: uploading pending changes before unmount", e->name);
     stage_note(d->w->q, "uploading %s", e->name);
-    failed = run_upload(d->w, e) != 0;
+    failed = run_upload(d->w, e, NULL) != 0;
     tenant_lock(d->w->q->tenant);
     failed = failed || ext_dirty(e);
     tenant_unlock(d->w->q->tenant);
@@ -909,6 +1138,8 @@ void wb_free(struct wb *w)
         return;
     for (size_t i = 0; i < w->qlen; i++)
         tenant_ext_put(w->q->tenant, w->queue[i]);
+    while (w->writers) /* every handle is released before unmount; this is a safety net */
+        wb_writer_close(w, w->writers);
     free(w->queue);
     free(w->workers);
     pthread_mutex_destroy(&w->lock);
@@ -917,11 +1148,11 @@ void wb_free(struct wb *w)
     free(w);
 }
 
-int wb_sync(struct wb *w, struct ext *e)
+int wb_sync(struct wb *w, struct ext *e, const struct wb_writer *h)
 {
     int rc;
 
-    rc = run_upload(w, e);
+    rc = run_upload(w, e, h);
     tenant_lock(w->q->tenant);
     if (rc == 0 && e->upload_err && ext_dirty(e))
         rc = -EIO; /* a rejection that is still standing */

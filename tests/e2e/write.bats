@@ -200,6 +200,39 @@ unpacked() {
     unzip -p "$BATS_TEST_TMPDIR/a.zip" '*alpha.css' | grep -q synced
 }
 
+@test "fsync uploads the closed changes but not a file still open for writing, renamed or not" {
+    start
+    ls "$MNT/alpha" >/dev/null
+    exec 8>"$MNT/alpha/alpha.css"
+    echo 'half of the' >&8
+    echo 'closed change' >"$MNT/alpha/lib/util.js"
+    echo 'synced' >>"$MNT/alpha/alpha.js"
+    tenant_reset_stats
+    [ "$(fsync_file "$MNT/alpha/alpha.js")" = OK ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+    d=$(unpacked alpha)
+    [ "$(tail -1 "$d/alpha.js")" = synced ]
+    [ "$(cat "$d/lib/util.js")" = 'closed change' ]
+    [ "$(cat "$d/alpha.css")" = 'body { color: red; }' ]
+    # opened under an rsync-style temporary name, renamed to a real one while still open
+    exec 9>"$MNT/alpha/.new.js.Ab12Cd"
+    echo 'partial' >&9
+    mv "$MNT/alpha/.new.js.Ab12Cd" "$MNT/alpha/new.js"
+    echo 'synced again' >>"$MNT/alpha/alpha.js"
+    [ "$(fsync_file "$MNT/alpha/alpha.js")" = OK ]
+    d=$(unpacked alpha)
+    [ "$(tail -1 "$d/alpha.js")" = 'synced again' ]
+    [ ! -e "$d/new.js" ]
+    [ "$(cat "$d/alpha.css")" = 'body { color: red; }' ]
+    echo 'rest' >&8
+    echo 'done' >&9
+    exec 8>&- 9>&-
+    mount_stop
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.css")" = "$(printf 'half of the\nrest')" ]
+    [ "$(cat "$d/new.js")" = "$(printf 'partial\ndone')" ]
+}
+
 @test "a broken .qext is rejected (422): bytes stay, fsync gets EIO, getfattr shows why" {
     start
     echo 'this is { not json' >"$MNT/alpha/alpha.qext"
