@@ -368,36 +368,64 @@ static int apply_theirs(const char *tree, const char *zip, const struct zipx_ind
     return stage_finish_tmp(fd, tmp, path, rc);
 }
 
-/* Copies the local versions of the conflicting paths aside, where the user can find them. */
-static void keep_conflict_copy(struct qfs *q, const char *name, const char *tree,
-                               const struct strset *paths, char *dir, size_t dirsz)
+/* Saves the service's versions of the conflicting paths where the user can find them and
+ * they survive the staging area: <state>/conflicts/<name>/conflict-<time>/. */
+static void keep_their_copy(struct qfs *q, const char *name, const char *zip,
+                            const struct zipx_index *ti, const struct strset *paths, char *dir,
+                            size_t dirsz)
 {
-    char stamp[32];
+    char stamp[32], probe[PATH_MAX];
     time_t now = time(NULL);
     struct tm tm;
 
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "conflict-%Y%m%dT%H%M%SZ", &tm);
-    stage_file(q, name, stamp, dir, dirsz);
+    snprintf(dir, dirsz, "%s/conflicts/%s/%s", q->state_dir, name, stamp);
+    if (path_join(probe, sizeof(probe), dir, "x") == 0)
+        make_parents(probe); /* the folder exists even when they deleted every path */
     for (size_t i = 0; i < paths->n; i++) {
-        char src[PATH_MAX], dst[PATH_MAX];
+        int rc = apply_theirs(dir, zip, ti, paths->v[i]);
 
-        if (path_join(src, sizeof(src), tree, paths->v[i]) != 0 ||
-            path_join(dst, sizeof(dst), dir, paths->v[i]) != 0)
-            continue;
-        if (make_parents(dst) == 0 && access(src, F_OK) == 0)
-            stage_copy_file(src, dst);
+        if (rc)
+            log_warn("%s: cannot save the service's copy of %s: %s", name, paths->v[i],
+                     strerror(-rc));
     }
 }
 
-/* The service holds a newer version than our base: merge per file when the changed paths
- * do not overlap, else keep everything and report a conflict. On success the base becomes
- * their archive. */
+/* Applies their changes to the tree (all but skip), then makes their archive the base. */
+static int take_theirs(struct qfs *q, struct ext *e, const char *name, const char *tree,
+                       const char *theirs, const struct zipx_index *ti, const struct strset *their,
+                       const struct strset *skip, const char *new_version)
+{
+    char base[PATH_MAX];
+    int rc = 0;
+
+    stage_file(q, name, "base.zip", base, sizeof(base));
+    for (size_t i = 0; rc == 0 && i < their->n; i++)
+        if (!strset_has(skip, their->v[i]))
+            rc = apply_theirs(tree, theirs, ti, their->v[i]);
+    if (rc == 0 && rename(theirs, base) != 0)
+        rc = -errno;
+    if (rc)
+        return rc;
+    tenant_lock(q->tenant);
+    free(e->base_version);
+    e->base_version = strdup(new_version);
+    tenant_unlock(q->tenant);
+    return stage_save_meta(q, e);
+}
+
+/* The service holds a newer version than our base. When the changed paths do not overlap,
+ * merge per file. When they do, neither side is lost and the conflict ends: the service's
+ * versions of the overlapping files are saved under <state>/conflicts/, its other changes
+ * are merged, its archive becomes the base, and the user's tree stays as it is; the
+ * conflict is reported (EIO, xattr, log) and the user's next change uploads their tree
+ * over the new base. Either way the base becomes their archive. */
 static int merge_moved(struct wb *w, struct ext *e, const char *name, const char *id,
                        const char *new_version, char *msg, size_t msgsz)
 {
     struct qfs *q = w->q;
-    char tree[PATH_MAX], base[PATH_MAX], theirs[PATH_MAX], dir[PATH_MAX];
+    char tree[PATH_MAX], base[PATH_MAX], theirs[PATH_MAX], dir[PATH_MAX] = "";
     struct zipx_index *bi = NULL, *ti = NULL;
     struct strset ours = {0}, their = {0}, overlap = {0};
     int rc;
@@ -420,28 +448,23 @@ static int merge_moved(struct wb *w, struct ext *e, const char *name, const char
             rc = strset_add(&overlap, ours.v[i]);
     if (rc)
         goto out;
-    if (overlap.n > 0) {
-        keep_conflict_copy(q, name, tree, &ours, dir, sizeof(dir));
-        snprintf(msg, msgsz,
-                 "conflict: '%s'%s changed both here and on the service; not overwriting. "
-                 "Your version stays in the mount, a copy is in %.300s",
-                 overlap.v[0], overlap.n > 1 ? " and others" : "", dir);
-        w->st.conflicts++;
-        rc = -EBUSY; /* a conflict: final until the user changes something */
-        goto out;
-    }
-    for (size_t i = 0; rc == 0 && i < their.n; i++)
-        rc = apply_theirs(tree, theirs, ti, their.v[i]);
-    if (rc == 0 && rename(theirs, base) != 0)
-        rc = -errno;
+    if (overlap.n > 0)
+        keep_their_copy(q, name, theirs, ti, &overlap, dir, sizeof(dir));
+    rc = take_theirs(q, e, name, tree, theirs, ti, &their, &overlap, new_version);
     if (rc) {
         snprintf(msg, msgsz, "merging the service's changes failed: %s", strerror(-rc));
         goto out;
     }
-    tenant_lock(q->tenant);
-    free(e->base_version);
-    e->base_version = strdup(new_version);
-    tenant_unlock(q->tenant);
+    if (overlap.n > 0) {
+        snprintf(msg, msgsz,
+                 "conflict: '%s'%s changed both here and on the service. Your version stays "
+                 "in the mount and goes up with your next change; the service's version is "
+                 "saved in %.300s",
+                 overlap.v[0], overlap.n > 1 ? " and others" : "", dir);
+        w->st.conflicts++;
+        rc = -EBUSY; /* reported once; the user's next change resolves it */
+        goto out;
+    }
     log_info("%s: merged %zu file(s) changed on the service with %zu local change(s)", name,
              their.n, ours.n);
     w->st.merges++;

@@ -298,7 +298,21 @@ unpacked() {
     [ "$(cat "$d/alpha.js")" = 'their alpha' ]
     [ "$(cat "$MNT/alpha/alpha.js")" = 'my alpha' ]
     getfattr --only-values -n user.qextfs.error "$MNT/alpha" | grep -q conflict
-    find "$STATE" -path '*conflict-*' -name alpha.js | xargs grep -q 'my alpha'
+    # the service's version is kept where the log says; ours stays in the mount
+    grep "alpha: upload failed.*conflict: 'alpha.js' changed both here and on the service.*Your version stays in the mount.*saved in $STATE/conflicts/alpha/conflict-" "$QEXTFS_LOG"
+    [ "$(find "$STATE/conflicts" -name alpha.js | wc -l)" -eq 1 ]
+    find "$STATE/conflicts" -name alpha.js | xargs grep -q 'their alpha'
+    # the conflict is resolved: the next save uploads once, no new conflict copy
+    tenant_reset_stats
+    echo 'my alpha, saved again' >"$MNT/alpha/alpha.js"
+    [ "$(fsync_file "$MNT/alpha/alpha.js")" = OK ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+    [ "$(find "$STATE/conflicts" -name alpha.js | wc -l)" -eq 1 ]
+    ! getfattr --only-values -n user.qextfs.error "$MNT/alpha"
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.js")" = 'my alpha, saved again' ]
+    [ "$(cat "$d/lib/util.js")" = 'their util' ]
+    [ "$(cat "$d/alpha.css")" = 'local css' ]
 }
 
 @test "kill -9 with staged changes: the next mount uploads them" {
