@@ -394,7 +394,10 @@ void stage_changed(struct qfs *q, struct ext *e, const char *rel)
     e->last_change = qfs_now();
     if (first)
         e->dirty_since = e->last_change;
-    /* A change is the user's answer to a rejected upload: try again. */
+    /* A change is the user's answer to a rejected upload: try again. The error was reported
+     * (fsync, flush) already; the close of the save that fixes it must not fail too. */
+    e->upload_err = 0;
+    e->upload_msg[0] = '\0';
     e->upload_err_final = false;
     e->next_attempt = 0;
     e->attempts = 0;

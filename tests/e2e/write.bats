@@ -242,11 +242,18 @@ unpacked() {
     echo "$output"
     [[ "$output" == *422* ]]
     grep -q "422" "$QEXTFS_LOG"
-    # the user fixes it: the next change retries and clears the error
-    echo '{"name":"Alpha fixed"}' >"$MNT/alpha/alpha.qext"
-    [ "$(fsync_file "$MNT/alpha/alpha.qext")" = OK ]
+    # the user fixes it with a plain save: its close succeeds, and the upload follows
+    run python3 -c "
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'{\"name\":\"Alpha fixed\"}\n')
+os.close(fd)" "$MNT/alpha/alpha.qext"
+    echo "$output"
+    [ "$status" -eq 0 ]
     run getfattr --only-values -n user.qextfs.error "$MNT/alpha"
     [ "$status" -ne 0 ]
+    wait_for bash -c "curl -s '$TENANT_URL/__fake/archive/alpha' -o '$BATS_TEST_TMPDIR/f.zip' && unzip -p '$BATS_TEST_TMPDIR/f.zip' '*alpha.qext' | grep -q 'Alpha fixed'"
+    [ "$(fsync_file "$MNT/alpha/alpha.qext")" = OK ]
 }
 
 @test "uploads land despite --fail-every 3 and --drop-every 4" {

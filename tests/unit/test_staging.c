@@ -168,9 +168,13 @@ static void changes_mark_dirty_and_persist(void **state)
     assert_false(ext_dirty(e));
     stage_changed(&f->q, e, ".gamma.js.swp");
     assert_false(ext_dirty(e));
+    e->upload_err = 22; /* a rejection reported before this change */
+    e->upload_err_final = true;
     stage_changed(&f->q, e, "gamma.js");
     assert_true(ext_dirty(e));
     assert_int_equal(e->change_seq, 1);
+    assert_int_equal(e->upload_err, 0);
+    assert_false(e->upload_err_final);
 
     stage_file(&f->q, "gamma", "meta.json", meta, sizeof(meta));
     fp = fopen(meta, "r");
