@@ -614,15 +614,13 @@ int node_chmod(struct qfs *q, const char *path, mode_t mode, struct node_fh *fh)
     return rc > 0 ? 0 : rc;
 }
 
-int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid)
+int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid, struct node_fh *fh)
 {
     struct stat st;
-    int rc;
 
     if ((uid != (uid_t)-1 && uid != q->uid) || (gid != (gid_t)-1 && gid != q->gid))
         return -EPERM;
-    rc = node_getattr(q, path, &st, NULL);
-    return rc;
+    return node_getattr(q, path, &st, path ? NULL : fh); /* it must exist */
 }
 
 int node_utimens(struct qfs *q, const char *path, const struct timespec tv[2], struct node_fh *fh)

@@ -40,7 +40,9 @@ int node_mkdir(struct qfs *q, const char *path, mode_t mode);
 int node_rmdir(struct qfs *q, const char *path);
 int node_rename(struct qfs *q, const char *from, const char *to, unsigned flags);
 int node_chmod(struct qfs *q, const char *path, mode_t mode, struct node_fh *fh);
-int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid);
+/* Only the mount owner's ids are accepted (a no-op); others are EPERM. path may be NULL
+ * when fh is given. */
+int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid, struct node_fh *fh);
 int node_utimens(struct qfs *q, const char *path, const struct timespec tv[2], struct node_fh *fh);
 int node_statfs(struct qfs *q, struct statvfs *st);
 /* Kernel settings of the mount libfuse has no call for (read-ahead); best effort. */

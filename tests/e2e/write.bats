@@ -362,7 +362,25 @@ os.close(fd)" "$MNT/alpha/alpha.qext"
     [ "$(stat -c %a "$MNT/alpha/alpha.css")" = 600 ]
     chown "$(id -u):$(id -g)" "$MNT/alpha/alpha.js"
     run chown 12345 "$MNT/alpha/alpha.js"
+    echo "$output"
     [ "$status" -ne 0 ]
+    [[ "$output" == *"Operation not permitted"* ]]
+    # fchown of a file unlinked while open: the same rule, by handle
+    run python3 - "$MNT/alpha/gone.js" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)
+os.unlink(sys.argv[1])
+os.fchown(fd, os.getuid(), os.getgid())
+print("same ids: ok")
+try:
+    os.fchown(fd, 12345, -1)
+    print("other ids: allowed")
+except OSError as e:
+    print("other ids: " + os.strerror(e.errno))
+os.close(fd)
+PY
+    echo "$output"
+    [ "$output" = "$(printf 'same ids: ok\nother ids: Operation not permitted')" ]
     exec 7<"$MNT/alpha/lib/util.js"
     rm "$MNT/alpha/lib/util.js"
     [ "$(cat <&7)" = 'export const x = 1;' ]
