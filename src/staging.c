@@ -356,29 +356,12 @@ int stage_create_new(struct qfs *q, struct ext *e)
     return stage_save_meta(q, e);
 }
 
-/* rsync writes ".name.XXXXXX" and renames it over "name" when done: such a file is a
- * temporary whatever the upload scheduler sees between the close and the rename. */
-static bool is_rsync_temp(const char *base)
-{
-    size_t n = strlen(base);
-
-    if (n < 9 || base[0] != '.' || base[n - 7] != '.')
-        return false;
-    for (size_t i = n - 6; i < n; i++) {
-        char c = base[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-            return false;
-    }
-    return true;
-}
-
 bool stage_is_local_only(struct qfs *q, const char *rel)
 {
     const char *base = strrchr(rel, '/');
 
     base = base ? base + 1 : rel;
-    return path_is_temporary(rel, q->exclude_globs) || is_rsync_temp(base) ||
+    return path_is_temporary(rel, q->exclude_globs) || path_is_rsync_temp(base) ||
            strncmp(base, ".fuse_hidden", 12) == 0; /* libfuse's unlink-while-open */
 }
 

@@ -154,6 +154,19 @@ unpacked() {
     diff -r "$new" "$d"
 }
 
+@test "a real dotfile that looks like an rsync temporary (.storybook.config) is uploaded" {
+    start
+    echo 'module.exports = {};' >"$MNT/alpha/.storybook.config"
+    echo 'temp' >"$MNT/alpha/.alpha.js.Ab12Cd"
+    mount_stop
+    tenant_archive alpha "$BATS_TEST_TMPDIR/a.zip"
+    unzip -Z1 "$BATS_TEST_TMPDIR/a.zip" | tee "$BATS_TEST_TMPDIR/names"
+    grep -q '\.storybook\.config$' "$BATS_TEST_TMPDIR/names"
+    ! grep -q 'Ab12Cd' "$BATS_TEST_TMPDIR/names"
+    d=$(unpacked alpha)
+    [ "$(cat "$d/.storybook.config")" = 'module.exports = {};' ]
+}
+
 @test "mkdir of an existing extension name is EEXIST" {
     start
     run mkdir "$MNT/alpha"

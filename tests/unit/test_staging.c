@@ -113,7 +113,8 @@ static void temporaries_stay_local(void **state)
     assert_false(stage_is_local_only(&q, "alpha.js"));
     assert_false(stage_is_local_only(&q, "alpha.qext"));
     assert_false(stage_is_local_only(&q, ".eslintrc"));
-    assert_false(stage_is_local_only(&q, ".alpha.js.Ab1")); /* too short for rsync */
+    assert_false(stage_is_local_only(&q, ".alpha.js.Ab1"));     /* too short for rsync */
+    assert_false(stage_is_local_only(&q, ".storybook.config")); /* a real dotfile */
     assert_false(stage_is_local_only(&q, "x.tmp"));
     q.exclude_globs = globs;
     assert_true(stage_is_local_only(&q, "x.tmp"));
