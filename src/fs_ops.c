@@ -162,12 +162,12 @@ static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
     return node_chmod(ctx(), path, mode, fh_of(fi));
 }
 
+/* fchown of a file unlinked while open comes without a path: the handle answers. */
 static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
-    (void)fi;
-    if (!path)
-        return 0;
-    return node_chown(ctx(), path, uid, gid);
+    if (!path && !fh_of(fi))
+        return -EBADF;
+    return node_chown(ctx(), path, uid, gid, fh_of(fi));
 }
 
 static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)

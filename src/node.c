@@ -259,14 +259,17 @@ static struct node_fh *fh_new(struct loc *l)
     return fh;
 }
 
-static void count_writer(struct qfs *q, struct node_fh *fh, int flags)
+/* Every handle open for writing is registered, temporaries too: one may be renamed to a
+ * real name while still open, and then it counts (writeback.c follows the rename). */
+static int count_writer(struct qfs *q, struct node_fh *fh, int flags)
 {
-    if ((flags & O_ACCMODE) == O_RDONLY || stage_is_local_only(q, fh->rel))
-        return;
+    if ((flags & O_ACCMODE) == O_RDONLY)
+        return 0;
+    fh->wr = wb_writer_open(q->wb, fh->e, fh->rel);
+    if (!fh->wr)
+        return -ENOMEM;
     fh->writer = true;
-    tenant_lock(q->tenant);
-    fh->e->open_writers++;
-    tenant_unlock(q->tenant);
+    return 0;
 }
 
 static int open_local(struct qfs *q, struct loc *l, const char *local, int flags, mode_t mode,
@@ -274,6 +277,7 @@ static int open_local(struct qfs *q, struct loc *l, const char *local, int flags
 {
     struct node_fh *fh;
     int fd = open(local, (flags & ~O_NOFOLLOW) | O_NOFOLLOW | O_CLOEXEC, mode);
+    int rc;
 
     if (fd < 0)
         return -errno;
@@ -283,7 +287,11 @@ static int open_local(struct qfs *q, struct loc *l, const char *local, int flags
         return -ENOMEM;
     }
     fh->fd = fd;
-    count_writer(q, fh, flags);
+    rc = count_writer(q, fh, flags);
+    if (rc) {
+        node_release(q, fh);
+        return rc;
+    }
     *out = fh;
     return 0;
 }
@@ -383,8 +391,8 @@ int node_flush(struct qfs *q, struct node_fh *fh)
 {
     int rc = 0;
 
-    if (!fh->writer)
-        return 0;
+    if (!wb_writer_counts(q->wb, fh->wr))
+        return 0; /* a reader, or a temporary: nothing of it was to be uploaded */
     tenant_lock(q->tenant);
     if (fh->e->upload_err && ext_dirty(fh->e))
         rc = -EIO;
@@ -400,22 +408,20 @@ int node_fsync(struct qfs *q, struct node_fh *fh, bool datasync)
         return 0;
     if ((datasync ? fdatasync(fh->fd) : fsync(fh->fd)) != 0)
         return -errno;
-    if (stage_is_local_only(q, fh->rel))
+    if (fh->wr ? !wb_writer_counts(q->wb, fh->wr) : stage_is_local_only(q, fh->rel))
         return 0;
     tenant_lock(q->tenant);
     dirty = ext_dirty(fh->e) || (fh->e->upload_err && fh->e->staged);
     tenant_unlock(q->tenant);
-    return dirty ? wb_sync(q->wb, fh->e) : 0;
+    return dirty ? wb_sync(q->wb, fh->e, fh->wr) : 0;
 }
 
 void node_release(struct qfs *q, struct node_fh *fh)
 {
     if (fh->fd >= 0)
         close(fh->fd);
-    if (fh->writer) {
-        tenant_lock(q->tenant);
-        fh->e->open_writers--;
-        tenant_unlock(q->tenant);
+    if (fh->wr) {
+        wb_writer_close(q->wb, fh->wr);
         wb_kick(q->wb);
     }
     tenant_view_put(q->tenant, fh->v);
@@ -560,6 +566,7 @@ int node_rename(struct qfs *q, const char *from, const char *to, unsigned flags)
     if (rc == 0 && rename(lfrom, lto) != 0)
         rc = -errno;
     if (rc == 0) {
+        wb_writer_renamed(q->wb, a.e, a.rel, b.rel);
         stage_changed(q, a.e, a.rel);
         stage_changed(q, a.e, b.rel);
     }
@@ -607,15 +614,13 @@ int node_chmod(struct qfs *q, const char *path, mode_t mode, struct node_fh *fh)
     return rc > 0 ? 0 : rc;
 }
 
-int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid)
+int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid, struct node_fh *fh)
 {
     struct stat st;
-    int rc;
 
     if ((uid != (uid_t)-1 && uid != q->uid) || (gid != (gid_t)-1 && gid != q->gid))
         return -EPERM;
-    rc = node_getattr(q, path, &st, NULL);
-    return rc;
+    return node_getattr(q, path, &st, path ? NULL : fh); /* it must exist */
 }
 
 int node_utimens(struct qfs *q, const char *path, const struct timespec tv[2], struct node_fh *fh)

@@ -14,11 +14,12 @@
 /* An open file. fd >= 0 for a staged file (a real local file), else a remote entry. */
 struct node_fh {
     int fd;
-    bool writer;      /* counts in e->open_writers */
-    struct ext *e;    /* referenced */
-    struct view *v;   /* referenced, remote only */
+    bool writer;          /* open for writing */
+    struct wb_writer *wr; /* a writer's registration: its current name, renames included */
+    struct ext *e;        /* referenced */
+    struct view *v;       /* referenced, remote only */
     const struct zipx_entry *ent;
-    char rel[];       /* path inside the extension at open time */
+    char rel[]; /* path inside the extension at open time (wr follows renames) */
 };
 
 /* Receives one directory entry; st may be NULL. Returns non-zero to stop. */
@@ -39,9 +40,10 @@ int node_mkdir(struct qfs *q, const char *path, mode_t mode);
 int node_rmdir(struct qfs *q, const char *path);
 int node_rename(struct qfs *q, const char *from, const char *to, unsigned flags);
 int node_chmod(struct qfs *q, const char *path, mode_t mode, struct node_fh *fh);
-int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid);
-int node_utimens(struct qfs *q, const char *path, const struct timespec tv[2],
-                 struct node_fh *fh);
+/* Only the mount owner's ids are accepted (a no-op); others are EPERM. path may be NULL
+ * when fh is given. */
+int node_chown(struct qfs *q, const char *path, uid_t uid, gid_t gid, struct node_fh *fh);
+int node_utimens(struct qfs *q, const char *path, const struct timespec tv[2], struct node_fh *fh);
 int node_statfs(struct qfs *q, struct statvfs *st);
 /* Kernel settings of the mount libfuse has no call for (read-ahead); best effort. */
 void node_tune_mount(struct qfs *q);

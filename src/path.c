@@ -60,8 +60,8 @@ bool path_entry_is_safe(const char *name, size_t len)
 
 static bool url_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 char *path_url_encode(const char *s, bool keep_slash)
@@ -127,6 +127,25 @@ char *path_url_decode(const char *s, size_t len, size_t *outlen)
 bad:
     free(out);
     return NULL;
+}
+
+bool path_is_rsync_temp(const char *base)
+{
+    size_t n = strlen(base);
+    bool lower = false, upper = false, digit = false;
+
+    if (n < 9 || base[0] != '.' || base[n - 7] != '.')
+        return false;
+    for (size_t i = n - 6; i < n; i++) {
+        char c = base[i];
+
+        lower |= c >= 'a' && c <= 'z';
+        upper |= c >= 'A' && c <= 'Z';
+        digit |= c >= '0' && c <= '9';
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return false;
+    }
+    return lower + upper + digit >= 2;
 }
 
 int path_join(char *out, size_t outsz, const char *a, const char *b)

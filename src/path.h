@@ -32,6 +32,13 @@ char *path_url_decode(const char *s, size_t len, size_t *outlen);
  * of the extra fnmatch(3) globs (NULL-terminated list, may be NULL). */
 bool path_is_temporary(const char *relpath, char *const *extra_globs);
 
+/* True when base (a last component) looks like an rsync temporary ".name.XXXXXX", which
+ * rsync renames over name when done (a crash can leave one behind). mkstemp's six suffix
+ * characters are random over [A-Za-z0-9], so a suffix of one class only (".config",
+ * ".README", ".202401") is taken for a real dotfile: such a file uploads. About 1 in 90
+ * rsync temporaries has such a suffix; rsync renames it within moments of its close. */
+bool path_is_rsync_temp(const char *base);
+
 /* Writes "a/b" into out (just a when b is empty, just b when a is). Returns 0, or
  * -ENAMETOOLONG when it does not fit. */
 int path_join(char *out, size_t outsz, const char *a, const char *b);

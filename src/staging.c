@@ -191,16 +191,16 @@ int stage_finish_tmp(int fd, const char *tmp, const char *path, int rc)
     return rc;
 }
 
-/* Writes data to path through a temporary and rename, fsync'd: meta.json must never be
- * seen half-written after a crash. */
+/* Writes data to path through a temporary of its own and rename, fsync'd: meta.json must
+ * never be seen half-written after a crash, and two writers must not share a temporary. */
 static int write_atomic(const char *path, const char *data)
 {
-    char tmp[PATH_MAX + 8];
+    char tmp[PATH_MAX + 16];
     size_t n = strlen(data);
     int fd, rc = 0;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+    fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -errno;
     if (write(fd, data, n) != (ssize_t)n || fsync(fd) != 0)
@@ -208,16 +208,14 @@ static int write_atomic(const char *path, const char *data)
     return stage_finish_tmp(fd, tmp, path, rc);
 }
 
-int stage_save_meta(struct qfs *q, struct ext *e)
+/* meta.json's text for e's current fields, and its path. Call with the tenant lock held. */
+static char *meta_text(struct qfs *q, struct ext *e, char *path, size_t pathsz)
 {
-    char path[PATH_MAX];
     cJSON *j = cJSON_CreateObject();
     char *text = NULL;
-    int rc = -ENOMEM;
 
-    if (!j)
-        return -ENOMEM;
-    tenant_lock(q->tenant);
+    if (!j || stage_file(q, e->name, "meta.json", path, pathsz) != 0)
+        goto out;
     cJSON_AddStringToObject(j, "name", e->name);
     if (e->base_id)
         cJSON_AddStringToObject(j, "id", e->base_id);
@@ -225,15 +223,43 @@ int stage_save_meta(struct qfs *q, struct ext *e)
         cJSON_AddStringToObject(j, "base_version", e->base_version);
     cJSON_AddBoolToObject(j, "is_new", e->is_new);
     cJSON_AddBoolToObject(j, "dirty", ext_dirty(e));
-    rc = stage_file(q, e->name, "meta.json", path, sizeof(path));
-    tenant_unlock(q->tenant);
     text = cJSON_PrintUnformatted(j);
-    if (rc == 0)
-        rc = text ? write_atomic(path, text) : -ENOMEM;
+out:
+    cJSON_Delete(j);
+    return text;
+}
+
+/* The text is decided under the tenant lock but written after it (no disk I/O under that
+ * lock), so a writer holding an older state (an upload's dirty:false) can rename after a
+ * newer one (a change's dirty:true). Each writer therefore re-reads the state after its
+ * rename and writes again while it differs: the last rename is always followed by a check
+ * against the latest state, and a remount never discards unsent edits. */
+int stage_save_meta(struct qfs *q, struct ext *e)
+{
+    char path[PATH_MAX];
+    char *text, *now = NULL;
+    int rc = 0;
+
+    tenant_lock(q->tenant);
+    text = meta_text(q, e, path, sizeof(path));
+    tenant_unlock(q->tenant);
+    while (text && rc == 0) {
+        rc = write_atomic(path, text);
+        tenant_lock(q->tenant);
+        now = meta_text(q, e, path, sizeof(path));
+        tenant_unlock(q->tenant);
+        if (now && strcmp(now, text) == 0)
+            break;
+        cJSON_free(text);
+        text = now;
+        now = NULL;
+    }
+    if (rc == 0 && !text)
+        rc = -ENOMEM;
     if (rc)
         log_err("%s: cannot save staging metadata: %s", e->name, strerror(-rc));
     cJSON_free(text);
-    cJSON_Delete(j);
+    cJSON_free(now);
     return rc;
 }
 
@@ -330,29 +356,12 @@ int stage_create_new(struct qfs *q, struct ext *e)
     return stage_save_meta(q, e);
 }
 
-/* rsync writes ".name.XXXXXX" and renames it over "name" when done: such a file is a
- * temporary whatever the upload scheduler sees between the close and the rename. */
-static bool is_rsync_temp(const char *base)
-{
-    size_t n = strlen(base);
-
-    if (n < 9 || base[0] != '.' || base[n - 7] != '.')
-        return false;
-    for (size_t i = n - 6; i < n; i++) {
-        char c = base[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-            return false;
-    }
-    return true;
-}
-
 bool stage_is_local_only(struct qfs *q, const char *rel)
 {
     const char *base = strrchr(rel, '/');
 
     base = base ? base + 1 : rel;
-    return path_is_temporary(rel, q->exclude_globs) || is_rsync_temp(base) ||
+    return path_is_temporary(rel, q->exclude_globs) || path_is_rsync_temp(base) ||
            strncmp(base, ".fuse_hidden", 12) == 0; /* libfuse's unlink-while-open */
 }
 
@@ -368,7 +377,10 @@ void stage_changed(struct qfs *q, struct ext *e, const char *rel)
     e->last_change = qfs_now();
     if (first)
         e->dirty_since = e->last_change;
-    /* A change is the user's answer to a rejected upload: try again. */
+    /* A change is the user's answer to a rejected upload: try again. The error was reported
+     * (fsync, flush) already; the close of the save that fixes it must not fail too. */
+    e->upload_err = 0;
+    e->upload_msg[0] = '\0';
     e->upload_err_final = false;
     e->next_attempt = 0;
     e->attempts = 0;
@@ -410,22 +422,33 @@ int stage_trash(struct qfs *q, const char *name, const char *zip_path, char *out
     return stage_copy_file(zip_path, out);
 }
 
-bool stage_has_qext(struct qfs *q, const char *name)
+int stage_qext_name(struct qfs *q, const char *name, char *out, size_t outsz)
 {
     char tree[PATH_MAX];
     struct dirent *d;
-    bool found = false;
+    int rc = -ENOENT;
     DIR *dir;
 
     if (stage_path(q, name, "", tree, sizeof(tree)) != 0 || !(dir = opendir(tree)))
-        return false;
-    while (!found && (d = readdir(dir))) {
+        return -ENOENT;
+    while (rc == -ENOENT && (d = readdir(dir))) {
         size_t n = strlen(d->d_name);
 
-        found = n > 5 && strcmp(d->d_name + n - 5, ".qext") == 0 && d->d_type != DT_DIR;
+        if (n <= 5 || strcmp(d->d_name + n - 5, ".qext") != 0 || d->d_type == DT_DIR)
+            continue;
+        rc = n - 5 < outsz ? 0 : -ENAMETOOLONG;
+        if (rc == 0)
+            snprintf(out, outsz, "%.*s", (int)(n - 5), d->d_name);
     }
     closedir(dir);
-    return found;
+    return rc;
+}
+
+bool stage_has_qext(struct qfs *q, const char *name)
+{
+    char base[PATH_MAX];
+
+    return stage_qext_name(q, name, base, sizeof(base)) == 0;
 }
 
 static char *json_str(cJSON *j, const char *key)

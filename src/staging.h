@@ -47,8 +47,7 @@ int stage_rename(struct qfs *q, const char *old_name, const char *new_name);
 
 /* Copies the archive at zip_path into the trash as <name>-<time>.zip; the path chosen is
  * written to out. */
-int stage_trash(struct qfs *q, const char *name, const char *zip_path, char *out,
-                size_t outsz);
+int stage_trash(struct qfs *q, const char *name, const char *zip_path, char *out, size_t outsz);
 
 /* At mount: registers every staged extension with pending changes so they get uploaded;
  * clean leftovers are removed. Returns the number of pending extensions or -errno. */
@@ -56,6 +55,9 @@ int stage_recover(struct qfs *q);
 
 /* True when the tree of e holds at least one *.qext file at its root. */
 bool stage_has_qext(struct qfs *q, const char *name);
+/* The base name (without ".qext") of the first *.qext file at the root of the tree: the
+ * qextFilename the service gives the extension. 0, -ENOENT or -ENAMETOOLONG. */
+int stage_qext_name(struct qfs *q, const char *name, char *out, size_t outsz);
 
 /* Finishes writing a temporary file: closes fd, and renames tmp over path when rc is 0 and
  * the close succeeded, else removes tmp. Returns the first error, or 0. */

@@ -35,6 +35,14 @@ struct wb {
     size_t qlen, qcap;
     unsigned busy;
     struct wb_stats st;
+    struct wb_writer *writers; /* open for writing; tenant lock */
+};
+
+struct wb_writer {
+    struct wb_writer *next, *prev;
+    struct ext *e;
+    char *rel;    /* its current name inside e */
+    bool counted; /* in e->open_writers: rel is not a temporary */
 };
 
 /* --- string sets for merge decisions ---------------------------------------------- */
@@ -75,19 +83,131 @@ static void strset_free(struct strset *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* --- files open for writing ------------------------------------------------------- */
+
+/* Puts h's count in line with its current name. Tenant lock held. */
+static void writer_recount(struct wb *w, struct wb_writer *h)
+{
+    bool counted = !stage_is_local_only(w->q, h->rel);
+
+    if (counted != h->counted)
+        h->e->open_writers += counted ? 1 : -1;
+    h->counted = counted;
+}
+
+struct wb_writer *wb_writer_open(struct wb *w, struct ext *e, const char *rel)
+{
+    struct wb_writer *h = calloc(1, sizeof(*h));
+
+    if (!h || !(h->rel = strdup(rel))) {
+        free(h);
+        return NULL;
+    }
+    h->e = e;
+    tenant_lock(w->q->tenant);
+    writer_recount(w, h);
+    h->next = w->writers;
+    if (w->writers)
+        w->writers->prev = h;
+    w->writers = h;
+    tenant_unlock(w->q->tenant);
+    return h;
+}
+
+void wb_writer_close(struct wb *w, struct wb_writer *h)
+{
+    if (!h)
+        return;
+    tenant_lock(w->q->tenant);
+    if (h->counted)
+        h->e->open_writers--;
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        w->writers = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    tenant_unlock(w->q->tenant);
+    free(h->rel);
+    free(h);
+}
+
+/* The name rel takes when from is renamed to to; NULL when rel is not under from. */
+static char *renamed_rel(const char *rel, const char *from, const char *to)
+{
+    size_t n = strlen(from);
+    char *out = NULL;
+
+    if (strncmp(rel, from, n) != 0 || (rel[n] != '\0' && rel[n] != '/'))
+        return NULL;
+    return asprintf(&out, "%s%s", to, rel + n) < 0 ? NULL : out;
+}
+
+void wb_writer_renamed(struct wb *w, struct ext *e, const char *from, const char *to)
+{
+    tenant_lock(w->q->tenant);
+    for (struct wb_writer *h = w->writers; h; h = h->next) {
+        char *rel = h->e == e ? renamed_rel(h->rel, from, to) : NULL;
+
+        if (!rel)
+            continue;
+        free(h->rel);
+        h->rel = rel;
+        writer_recount(w, h);
+    }
+    tenant_unlock(w->q->tenant);
+}
+
+bool wb_writer_counts(struct wb *w, const struct wb_writer *h)
+{
+    bool counted;
+
+    if (!h)
+        return false;
+    tenant_lock(w->q->tenant);
+    counted = h->counted;
+    tenant_unlock(w->q->tenant);
+    return counted;
+}
+
+/* The files of e open for writing under names that upload, but the one except is open
+ * on. Tenant lock held. */
+static int writers_of(struct wb *w, struct ext *e, const struct wb_writer *except,
+                      struct strset *out)
+{
+    int rc = 0;
+
+    for (struct wb_writer *h = w->writers; rc == 0 && h; h = h->next)
+        if (h->e == e && h->counted && (!except || strcmp(h->rel, except->rel) != 0) &&
+            !strset_has(out, h->rel))
+            rc = strset_add(out, h->rel);
+    return rc;
+}
+
 /* --- what changed where ------------------------------------------------------------ */
 
-/* Walks a staged tree collecting its regular files (relative paths), skipping
- * temporaries. nftw has no user argument, so the walk is a small recursive readdir. */
-static int walk_tree(struct qfs *q, const char *root, const char *rel, struct strset *out)
+/* A walk over a staged tree's folders and regular files, temporaries and symlinks left
+ * out. nftw has no user argument, so it is a small recursive readdir with callbacks. */
+struct walk {
+    struct qfs *q;
+    const char *root;
+    int (*dir_in)(struct walk *wk, const char *rel);  /* before its children; may be NULL */
+    int (*dir_out)(struct walk *wk, const char *rel); /* after them; may be NULL */
+    int (*file)(struct walk *wk, const char *rel);
+    void *arg;
+};
+
+static int walk_dir(struct walk *wk, const char *rel)
 {
     char path[PATH_MAX];
     struct dirent *d;
     DIR *dp;
-    int rc = 0;
+    int rc = wk->dir_in ? wk->dir_in(wk, rel) : 0;
 
-    if (path_join(path, sizeof(path), root, rel) != 0)
-        return -ENAMETOOLONG;
+    if (rc == 0 && path_join(path, sizeof(path), wk->root, rel) != 0)
+        rc = -ENAMETOOLONG;
+    if (rc)
+        return rc;
     dp = opendir(path);
     if (!dp)
         return -errno;
@@ -97,17 +217,31 @@ static int walk_tree(struct qfs *q, const char *root, const char *rel, struct st
 
         if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
             continue;
-        if (path_join(sub, sizeof(sub), rel, d->d_name) != 0 || stage_is_local_only(q, sub))
-            continue;
-        if (path_join(path, sizeof(path), root, sub) != 0 || lstat(path, &st) != 0)
+        if (path_join(sub, sizeof(sub), rel, d->d_name) != 0 || stage_is_local_only(wk->q, sub) ||
+            fstatat(dirfd(dp), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
         if (S_ISDIR(st.st_mode))
-            rc = walk_tree(q, root, sub, out);
+            rc = walk_dir(wk, sub);
         else if (S_ISREG(st.st_mode))
-            rc = strset_add(out, sub);
+            rc = wk->file(wk, sub);
     }
     closedir(dp);
+    if (rc == 0 && wk->dir_out)
+        rc = wk->dir_out(wk, rel);
     return rc;
+}
+
+static int collect_file(struct walk *wk, const char *rel)
+{
+    return strset_add(wk->arg, rel);
+}
+
+/* The regular files of a staged tree (relative paths), temporaries left out. */
+static int walk_tree(struct qfs *q, const char *root, struct strset *out)
+{
+    struct walk wk = {.q = q, .root = root, .file = collect_file, .arg = out};
+
+    return walk_dir(&wk, "");
 }
 
 static bool entry_differs(const struct zipx_entry *a, const struct zipx_entry *b)
@@ -115,23 +249,28 @@ static bool entry_differs(const struct zipx_entry *a, const struct zipx_entry *b
     return !b || b->is_dir || a->size != b->size || a->crc != b->crc;
 }
 
+/* The local file at path holds exactly base entry b. */
+static bool same_as_base(const char *path, const struct zipx_entry *b)
+{
+    uint32_t crc;
+    uint64_t size;
+
+    return b && !b->is_dir && zipx_file_crc(path, &crc, &size) == 0 && b->size == size &&
+           b->crc == crc;
+}
+
 /* Paths changed in the local tree compared with the base archive. */
 static int local_changes(struct qfs *q, const char *tree, const struct zipx_index *base,
                          struct strset *out)
 {
     struct strset files = {0};
-    int rc = walk_tree(q, tree, "", &files);
+    int rc = walk_tree(q, tree, &files);
 
     for (size_t i = 0; rc == 0 && i < files.n; i++) {
-        const struct zipx_entry *b = zipx_lookup(base, files.v[i]);
         char path[PATH_MAX];
-        uint32_t crc;
-        uint64_t size;
 
-        if (path_join(path, sizeof(path), tree, files.v[i]) != 0 ||
-            zipx_file_crc(path, &crc, &size) != 0)
-            continue;
-        if (!b || b->is_dir || b->size != size || b->crc != crc)
+        if (path_join(path, sizeof(path), tree, files.v[i]) == 0 &&
+            !same_as_base(path, zipx_lookup(base, files.v[i])))
             rc = strset_add(out, files.v[i]);
     }
     for (size_t i = 0; rc == 0 && i < zipx_count(base); i++) {
@@ -229,36 +368,64 @@ static int apply_theirs(const char *tree, const char *zip, const struct zipx_ind
     return stage_finish_tmp(fd, tmp, path, rc);
 }
 
-/* Copies the local versions of the conflicting paths aside, where the user can find them. */
-static void keep_conflict_copy(struct qfs *q, const char *name, const char *tree,
-                               const struct strset *paths, char *dir, size_t dirsz)
+/* Saves the service's versions of the conflicting paths where the user can find them and
+ * they survive the staging area: <state>/conflicts/<name>/conflict-<time>/. */
+static void keep_their_copy(struct qfs *q, const char *name, const char *zip,
+                            const struct zipx_index *ti, const struct strset *paths, char *dir,
+                            size_t dirsz)
 {
-    char stamp[32];
+    char stamp[32], probe[PATH_MAX];
     time_t now = time(NULL);
     struct tm tm;
 
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "conflict-%Y%m%dT%H%M%SZ", &tm);
-    stage_file(q, name, stamp, dir, dirsz);
+    snprintf(dir, dirsz, "%s/conflicts/%s/%s", q->state_dir, name, stamp);
+    if (path_join(probe, sizeof(probe), dir, "x") == 0)
+        make_parents(probe); /* the folder exists even when they deleted every path */
     for (size_t i = 0; i < paths->n; i++) {
-        char src[PATH_MAX], dst[PATH_MAX];
+        int rc = apply_theirs(dir, zip, ti, paths->v[i]);
 
-        if (path_join(src, sizeof(src), tree, paths->v[i]) != 0 ||
-            path_join(dst, sizeof(dst), dir, paths->v[i]) != 0)
-            continue;
-        if (make_parents(dst) == 0 && access(src, F_OK) == 0)
-            stage_copy_file(src, dst);
+        if (rc)
+            log_warn("%s: cannot save the service's copy of %s: %s", name, paths->v[i],
+                     strerror(-rc));
     }
 }
 
-/* The service holds a newer version than our base: merge per file when the changed paths
- * do not overlap, else keep everything and report a conflict. On success the base becomes
- * their archive. */
+/* Applies their changes to the tree (all but skip), then makes their archive the base. */
+static int take_theirs(struct qfs *q, struct ext *e, const char *name, const char *tree,
+                       const char *theirs, const struct zipx_index *ti, const struct strset *their,
+                       const struct strset *skip, const char *new_version)
+{
+    char base[PATH_MAX];
+    int rc = 0;
+
+    stage_file(q, name, "base.zip", base, sizeof(base));
+    for (size_t i = 0; rc == 0 && i < their->n; i++)
+        if (!strset_has(skip, their->v[i]))
+            rc = apply_theirs(tree, theirs, ti, their->v[i]);
+    if (rc == 0 && rename(theirs, base) != 0)
+        rc = -errno;
+    if (rc)
+        return rc;
+    tenant_lock(q->tenant);
+    free(e->base_version);
+    e->base_version = strdup(new_version);
+    tenant_unlock(q->tenant);
+    return stage_save_meta(q, e);
+}
+
+/* The service holds a newer version than our base. When the changed paths do not overlap,
+ * merge per file. When they do, neither side is lost and the conflict ends: the service's
+ * versions of the overlapping files are saved under <state>/conflicts/, its other changes
+ * are merged, its archive becomes the base, and the user's tree stays as it is; the
+ * conflict is reported (EIO, xattr, log) and the user's next change uploads their tree
+ * over the new base. Either way the base becomes their archive. */
 static int merge_moved(struct wb *w, struct ext *e, const char *name, const char *id,
                        const char *new_version, char *msg, size_t msgsz)
 {
     struct qfs *q = w->q;
-    char tree[PATH_MAX], base[PATH_MAX], theirs[PATH_MAX], dir[PATH_MAX];
+    char tree[PATH_MAX], base[PATH_MAX], theirs[PATH_MAX], dir[PATH_MAX] = "";
     struct zipx_index *bi = NULL, *ti = NULL;
     struct strset ours = {0}, their = {0}, overlap = {0};
     int rc;
@@ -281,28 +448,23 @@ static int merge_moved(struct wb *w, struct ext *e, const char *name, const char
             rc = strset_add(&overlap, ours.v[i]);
     if (rc)
         goto out;
-    if (overlap.n > 0) {
-        keep_conflict_copy(q, name, tree, &ours, dir, sizeof(dir));
-        snprintf(msg, msgsz,
-                 "conflict: '%s'%s changed both here and on the service; not overwriting. "
-                 "Your version stays in the mount, a copy is in %.300s",
-                 overlap.v[0], overlap.n > 1 ? " and others" : "", dir);
-        w->st.conflicts++;
-        rc = -EBUSY; /* a conflict: final until the user changes something */
-        goto out;
-    }
-    for (size_t i = 0; rc == 0 && i < their.n; i++)
-        rc = apply_theirs(tree, theirs, ti, their.v[i]);
-    if (rc == 0 && rename(theirs, base) != 0)
-        rc = -errno;
+    if (overlap.n > 0)
+        keep_their_copy(q, name, theirs, ti, &overlap, dir, sizeof(dir));
+    rc = take_theirs(q, e, name, tree, theirs, ti, &their, &overlap, new_version);
     if (rc) {
         snprintf(msg, msgsz, "merging the service's changes failed: %s", strerror(-rc));
         goto out;
     }
-    tenant_lock(q->tenant);
-    free(e->base_version);
-    e->base_version = strdup(new_version);
-    tenant_unlock(q->tenant);
+    if (overlap.n > 0) {
+        snprintf(msg, msgsz,
+                 "conflict: '%s'%s changed both here and on the service. Your version stays "
+                 "in the mount and goes up with your next change; the service's version is "
+                 "saved in %.300s",
+                 overlap.v[0], overlap.n > 1 ? " and others" : "", dir);
+        w->st.conflicts++;
+        rc = -EBUSY; /* reported once; the user's next change resolves it */
+        goto out;
+    }
     log_info("%s: merged %zu file(s) changed on the service with %zu local change(s)", name,
              their.n, ours.n);
     w->st.merges++;
@@ -344,6 +506,8 @@ struct snapshot {
     char *name, *id, *base_version;
     bool is_new;
     uint64_t seq;
+    struct strset held; /* open for writing: their last uploaded content goes up */
+    unsigned held_back; /* of those, files whose new content did not go up */
 };
 
 static void snapshot_free(struct snapshot *s)
@@ -351,6 +515,76 @@ static void snapshot_free(struct snapshot *s)
     free(s->name);
     free(s->id);
     free(s->base_version);
+    strset_free(&s->held);
+}
+
+/* Building a snapshot of the tree with hard links (see build_archive). */
+struct snap {
+    const char *dir, *base_zip;
+    const struct zipx_index *bi;
+    struct snapshot *s;
+};
+
+static int snap_dir_in(struct walk *wk, const char *rel)
+{
+    const struct snap *sn = wk->arg;
+    char to[PATH_MAX];
+
+    if (path_join(to, sizeof(to), sn->dir, rel) != 0)
+        return -ENAMETOOLONG;
+    return mkdir(to, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+/* A folder's mode and times, copied once its children are in (creating them moved the
+ * mtime). */
+static int snap_dir_out(struct walk *wk, const char *rel)
+{
+    const struct snap *sn = wk->arg;
+    char from[PATH_MAX], to[PATH_MAX];
+    struct timespec ts[2];
+    struct stat st;
+
+    if (path_join(from, sizeof(from), wk->root, rel) != 0 ||
+        path_join(to, sizeof(to), sn->dir, rel) != 0)
+        return -ENAMETOOLONG;
+    if (stat(from, &st) != 0)
+        return -errno;
+    ts[0] = st.st_atim;
+    ts[1] = st.st_mtim;
+    if (chmod(to, st.st_mode & 07777) != 0 || utimensat(AT_FDCWD, to, ts, 0) != 0)
+        return -errno;
+    return 0;
+}
+
+/* One file: a hard link to the tree's file (same bytes, mode, mtime), except for a held
+ * file whose content differs from the base, which gets the base's entry (or nothing when
+ * it is new). */
+static int snap_file(struct walk *wk, const char *rel)
+{
+    const struct snap *sn = wk->arg;
+    const struct zipx_entry *b = sn->bi ? zipx_lookup(sn->bi, rel) : NULL;
+    char from[PATH_MAX], to[PATH_MAX];
+
+    if (path_join(from, sizeof(from), wk->root, rel) != 0 ||
+        path_join(to, sizeof(to), sn->dir, rel) != 0)
+        return -ENAMETOOLONG;
+    if (strset_has(&sn->s->held, rel) && !same_as_base(from, b)) {
+        sn->s->held_back++;
+        return b && !b->is_dir ? apply_theirs(sn->dir, sn->base_zip, sn->bi, rel) : 0;
+    }
+    return link(from, to) == 0 ? 0 : -errno;
+}
+
+static int snap_tree(struct qfs *q, const char *tree, struct snap *sn)
+{
+    struct walk wk = {.q = q,
+                      .root = tree,
+                      .dir_in = snap_dir_in,
+                      .dir_out = snap_dir_out,
+                      .file = snap_file,
+                      .arg = sn};
+
+    return walk_dir(&wk, "");
 }
 
 static bool skip_local_only(void *arg, const char *rel)
@@ -358,26 +592,137 @@ static bool skip_local_only(void *arg, const char *rel)
     return stage_is_local_only(arg, rel);
 }
 
-static int build_archive(struct qfs *q, const struct snapshot *s, char *out, size_t outsz,
-                         char *msg, size_t msgsz)
+/* Builds the archive to upload from the base and the staged tree. When files are open for
+ * writing (an fsync of another one), it is built from a snapshot of hard links in which
+ * those files have their base content: a half-written file never goes up. */
+static int build_archive(struct qfs *q, struct snapshot *s, char *out, size_t outsz, char *msg,
+                         size_t msgsz)
 {
-    char base[PATH_MAX], tree[PATH_MAX];
+    char base[PATH_MAX], tree[PATH_MAX], snap[PATH_MAX];
     struct zipx_index *bi = NULL;
-    const char *prefix = "";
+    const char *prefix = "", *from = tree;
     bool explicit = false;
-    int rc;
+    int rc = 0;
 
     stage_file(q, s->name, "base.zip", base, sizeof(base));
     stage_path(q, s->name, "", tree, sizeof(tree));
+    stage_file(q, s->name, "snap", snap, sizeof(snap));
     stage_file(q, s->name, "upload.zip", out, outsz);
     if (access(base, F_OK) == 0 && zipx_index_open(base, &bi, msg, msgsz) == 0) {
         prefix = zipx_prefix(bi);
         explicit = zipx_prefix_explicit(bi);
     }
-    rc = zipx_build(bi ? base : NULL, bi, prefix, explicit, tree, out, skip_local_only, q, msg,
-                    msgsz);
+    stage_rmtree(snap);
+    if (s->held.n > 0) {
+        struct snap sn = {.dir = snap, .base_zip = base, .bi = bi, .s = s};
+
+        rc = snap_tree(q, tree, &sn);
+        from = snap;
+        if (rc)
+            snprintf(msg, msgsz, "cannot snapshot the staged tree: %s", strerror(-rc));
+    }
+    if (rc == 0)
+        rc = zipx_build(bi ? base : NULL, bi, prefix, explicit, from, out, skip_local_only, q, msg,
+                        msgsz);
+    stage_rmtree(snap);
     zipx_index_free(bi);
     return rc;
+}
+
+/* True when two files hold the same bytes. */
+static bool same_bytes(const char *a, const char *b)
+{
+    char ba[65536], bb[65536];
+    bool same = false;
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    size_t na, nb;
+
+    if (!fa || !fb)
+        goto out;
+    do {
+        na = fread(ba, 1, sizeof(ba), fa);
+        nb = fread(bb, 1, sizeof(bb), fb);
+        same = na == nb && memcmp(ba, bb, na) == 0;
+    } while (same && na > 0);
+    same = same && !ferror(fa) && !ferror(fb);
+out:
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+/* Every file entry of a is in b with the same size and CRC, and b has no other files: what
+ * counts when the service stores the archive it was sent re-packed. */
+static bool same_files(const struct zipx_index *a, const struct zipx_index *b)
+{
+    size_t files_a = 0, files_b = 0;
+
+    for (size_t i = 0; i < zipx_count(a); i++) {
+        const struct zipx_entry *x = zipx_entry_at(a, i);
+
+        if (x->is_dir)
+            continue;
+        files_a++;
+        if (entry_differs(x, zipx_lookup(b, x->name)))
+            return false;
+    }
+    for (size_t i = 0; i < zipx_count(b); i++)
+        files_b += !zipx_entry_at(b, i)->is_dir;
+    return files_a == files_b;
+}
+
+static bool same_archive(const char *a, const char *b)
+{
+    struct zipx_index *ia = NULL, *ib = NULL;
+    char err[256];
+    bool same = same_bytes(a, b);
+
+    if (!same && zipx_index_open(a, &ia, err, sizeof(err)) == 0 &&
+        zipx_index_open(b, &ib, err, sizeof(err)) == 0)
+        same = same_files(ia, ib);
+    zipx_index_free(ia);
+    zipx_index_free(ib);
+    return same;
+}
+
+/* A create answered 409. When the service already holds exactly the archive we sent, an
+ * earlier attempt created it and its answer was lost (http.c retried the POST after a cut
+ * reply or a 5xx), or we died before recording the success: adopt that extension, else
+ * every later change would POST again and get 409 forever. Anything else is a real name
+ * clash and the 409 stands (-EEXIST). On success *out is the service's model. */
+static int adopt_created(struct wb *w, const struct snapshot *s, const char *zip,
+                         struct api_ext *out)
+{
+    struct qfs *q = w->q;
+    char qname[PATH_NAME_MAX + 1], theirs[PATH_MAX], msg[512] = "";
+    struct api_ext cur = {0};
+    int rc = stage_qext_name(q, s->name, qname, sizeof(qname));
+
+    if (rc == 0)
+        rc = api_get_extension(q->http, qname, &cur, msg, sizeof(msg));
+    if (rc == 0 && !cur.id)
+        rc = -EPROTO;
+    if (rc == 0)
+        rc = stage_file(q, s->name, "theirs.zip", theirs, sizeof(theirs));
+    if (rc == 0) {
+        rc = tenant_fetch_archive(q->tenant, cur.id, theirs, msg, sizeof(msg));
+        if (rc == 0 && !same_archive(zip, theirs))
+            rc = -EEXIST;
+        unlink(theirs);
+    }
+    if (rc) {
+        log_dbg("%s: the existing '%s' is not ours: %s", s->name, qname,
+                msg[0] ? msg : strerror(-rc));
+        api_ext_free(&cur);
+        return -EEXIST;
+    }
+    log_info("%s: the service already holds exactly this extension (id %s), created by an "
+             "earlier attempt whose answer was lost; using it",
+             s->name, cur.id);
+    *out = cur;
+    return 0;
 }
 
 static void upload_succeeded(struct wb *w, struct ext *e, const struct snapshot *s, const char *zip,
@@ -399,7 +744,8 @@ static void upload_succeeded(struct wb *w, struct ext *e, const struct snapshot 
     e->base_version = m->version_token ? strdup(m->version_token) : NULL;
     e->base_id = m->id ? strdup(m->id) : NULL;
     e->is_new = false;
-    e->clean_seq = s->seq;
+    if (!s->held_back) /* else what the open files hold still has to go up */
+        e->clean_seq = s->seq;
     e->upload_err = 0;
     e->upload_err_final = false;
     e->upload_msg[0] = '\0';
@@ -437,8 +783,9 @@ static void upload_failed(struct wb *w, struct ext *e, const struct snapshot *s,
             msg[0] ? msg : strerror(-rc));
 }
 
-/* Uploads e's staged tree once. Caller holds e->io_lock and has set e->uploading. */
-static int upload(struct wb *w, struct ext *e)
+/* Uploads e's staged tree once; sync is the handle an fsync is for (NULL: none). Caller
+ * holds e->io_lock and has set e->uploading. */
+static int upload(struct wb *w, struct ext *e, const struct wb_writer *sync)
 {
     struct qfs *q = w->q;
     struct snapshot s = {0};
@@ -456,8 +803,9 @@ static int upload(struct wb *w, struct ext *e)
     s.base_version = e->base_version ? strdup(e->base_version) : NULL;
     s.is_new = e->is_new || !e->base_id;
     s.seq = e->change_seq;
+    rc = writers_of(w, e, sync, &s.held);
     tenant_unlock(q->tenant);
-    if (!s.name)
+    if (!s.name || rc)
         goto out;
     if (!stage_has_qext(q, s.name)) {
         /* Nothing the service would accept (and rm -r on its way): wait for a change. */
@@ -471,9 +819,11 @@ static int upload(struct wb *w, struct ext *e)
         rc = check_service(w, e, s.name, s.id, s.base_version, msg, sizeof(msg));
     if (rc == 0)
         rc = build_archive(q, &s, zip, sizeof(zip), msg, sizeof(msg));
-    if (rc == 0 && s.is_new)
+    if (rc == 0 && s.is_new) {
         rc = api_create(q->http, zip, NULL, &m, msg, sizeof(msg));
-    else if (rc == 0)
+        if (rc == -EEXIST && adopt_created(w, &s, zip, &m) == 0)
+            rc = 0;
+    } else if (rc == 0)
         rc = api_update(q->http, s.id, zip, NULL, &m, msg, sizeof(msg));
     if (rc == 0) {
         log_info("%s: uploaded (%s)", s.name, s.is_new ? "created" : "updated");
@@ -489,7 +839,7 @@ out:
 }
 
 /* Runs one upload with the per-extension lock, flags and wake-ups around it. */
-static int run_upload(struct wb *w, struct ext *e)
+static int run_upload(struct wb *w, struct ext *e, const struct wb_writer *sync)
 {
     int rc;
 
@@ -497,7 +847,7 @@ static int run_upload(struct wb *w, struct ext *e)
     tenant_lock(w->q->tenant);
     e->uploading = true;
     tenant_unlock(w->q->tenant);
-    rc = upload(w, e);
+    rc = upload(w, e, sync);
     tenant_lock(w->q->tenant);
     e->uploading = false;
     tenant_broadcast(w->q->tenant);
@@ -625,7 +975,7 @@ static void *worker_main(void *arg)
         tenant_lock(w->q->tenant);
         e->uploading = false;
         tenant_unlock(w->q->tenant);
-        run_upload(w, e);
+        run_upload(w, e, NULL);
         tenant_ext_put(w->q->tenant, e);
 
         pthread_mutex_lock(&w->lock);
@@ -735,7 +1085,7 @@ static void drain_one(struct drain *d, struct ext *e)
 
     log_info("%s: uploading pending changes before unmount", e->name);
     stage_note(d->w->q, "uploading %s", e->name);
-    failed = run_upload(d->w, e) != 0;
+    failed = run_upload(d->w, e, NULL) != 0;
     tenant_lock(d->w->q->tenant);
     failed = failed || ext_dirty(e);
     tenant_unlock(d->w->q->tenant);
@@ -811,6 +1161,8 @@ void wb_free(struct wb *w)
         return;
     for (size_t i = 0; i < w->qlen; i++)
         tenant_ext_put(w->q->tenant, w->queue[i]);
+    while (w->writers) /* every handle is released before unmount; this is a safety net */
+        wb_writer_close(w, w->writers);
     free(w->queue);
     free(w->workers);
     pthread_mutex_destroy(&w->lock);
@@ -819,11 +1171,11 @@ void wb_free(struct wb *w)
     free(w);
 }
 
-int wb_sync(struct wb *w, struct ext *e)
+int wb_sync(struct wb *w, struct ext *e, const struct wb_writer *h)
 {
     int rc;
 
-    rc = run_upload(w, e);
+    rc = run_upload(w, e, h);
     tenant_lock(w->q->tenant);
     if (rc == 0 && e->upload_err && ext_dirty(e))
         rc = -EIO; /* a rejection that is still standing */
@@ -914,6 +1266,12 @@ int wb_delete(struct wb *w, struct ext *e)
             goto out;
         }
         rc = api_delete(q->http, id, msg, sizeof(msg));
+        /* 404/410: already gone, the goal of rm -r. A DELETE retried after its 204 was
+         * lost gets exactly this. */
+        if (rc == -ENOENT) {
+            log_info("%s: already deleted on the service (%s)", name, msg);
+            rc = 0;
+        }
         if (rc) {
             log_err("%s: delete failed: %s", name, msg);
             goto out;

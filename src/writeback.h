@@ -18,9 +18,23 @@ void wb_free(struct wb *w);
 /* Something changed: re-evaluate soon. */
 void wb_kick(struct wb *w);
 
-/* Uploads e now if it has changes (fsync) and returns the outcome: 0, or -EIO (rejected,
- * conflict, retries exhausted) with the reason in e->upload_msg. */
-int wb_sync(struct wb *w, struct ext *e);
+struct wb_writer;
+/* Uploads e now if it has changes (fsync through handle h, NULL for a read-only one) and
+ * returns the outcome: 0, or -EIO (rejected, conflict, retries exhausted) with the reason
+ * in e->upload_msg. Other files of e still open for writing keep their last uploaded
+ * content in that upload and go up in a later one. */
+int wb_sync(struct wb *w, struct ext *e, const struct wb_writer *h);
+
+/* Files open for writing, tracked per open handle so that a rename while open moves the
+ * handle: while one is open under a name that uploads (not a temporary), the scheduler
+ * waits (e->open_writers), and an fsync's upload leaves it out. */
+/* Registers a handle open for writing rel of e. NULL on ENOMEM. */
+struct wb_writer *wb_writer_open(struct wb *w, struct ext *e, const char *rel);
+void wb_writer_close(struct wb *w, struct wb_writer *h);
+/* rel (a file or a folder) of e was renamed to to: handles under it follow. */
+void wb_writer_renamed(struct wb *w, struct ext *e, const char *from, const char *to);
+/* True when h is open under a name that uploads. */
+bool wb_writer_counts(struct wb *w, const struct wb_writer *h);
 
 /* rm -r of an extension: saves its last archive to the trash, sends one DELETE, forgets it.
  * -ENOTEMPTY when its tree still holds files. */

@@ -277,3 +277,34 @@ oauth_tokens() {
     fusermount3 -u -z "$work/mnt" 2>/dev/null || true
     ! ls "$work" | grep -q '^core'
 }
+
+# Mounts without -o state_dir, so the default staging place is used; the environment is
+# given as VAR=value words before the command.
+mount_default_state() {
+    MNT=$BATS_TEST_TMPDIR/mnt QEXTFS_LOG=$BATS_TEST_TMPDIR/qextfs.log
+    mkdir -p "$MNT"
+    env "$@" QLIK_API_KEY="$TEST_KEY" "$QEXTFS_BIN" --tenant "$TENANT_URL" -f \
+        -o upload_delay=0.3 "$MNT" >>"$QEXTFS_LOG" 2>&1 3>&- &
+    QEXTFS_PID=$!
+    wait_for mountpoint -q "$MNT"
+}
+
+@test "the staging area defaults to XDG_STATE_HOME, else ~/.local/state/qextfs, per tenant" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    key=127.0.0.1_$TENANT_PORT
+    xdg=$BATS_TEST_TMPDIR/xdg
+    mount_default_state XDG_STATE_HOME="$xdg"
+    echo 'staged under xdg' >"$MNT/alpha/alpha.js"
+    [ "$(cat "$xdg/qextfs/$key/ext/alpha/tree/alpha.js")" = 'staged under xdg' ]
+    [ -d "$xdg/qextfs/$key/trash" ]
+    mount_stop
+    home=$BATS_TEST_TMPDIR/home
+    mkdir -p "$home"
+    mount_default_state -u XDG_STATE_HOME HOME="$home"
+    echo 'staged under home' >"$MNT/beta/beta.js"
+    [ "$(cat "$home/.local/state/qextfs/$key/ext/beta/tree/beta.js")" = 'staged under home' ]
+    [ ! -e "$xdg/qextfs/$key/ext/beta" ]
+    mount_stop
+    tenant_unpack beta "$BATS_TEST_TMPDIR/b"
+    [ "$(cat "$BATS_TEST_TMPDIR/b/beta.js")" = 'staged under home' ]
+}

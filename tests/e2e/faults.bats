@@ -135,3 +135,91 @@ teardown() {
     [ "$status" -ne 0 ]
     grep -q "default_permissions" /proc/mounts || grep "$MNT" /proc/mounts
 }
+
+# The live extensions named NAME in the tenant's list.
+live_count() {
+    tenant_curl "$TENANT_URL/api/v1/extensions" |
+        python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["data"] if e.get("qextFilename") == sys.argv[1]))' "$1"
+}
+
+@test "a create whose answer is cut: the retried POST's 409 adopts it, one extension, edits PATCH it" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    mount_start -o list_ttl=1000
+    ls "$MNT" >/dev/null
+    new=$BATS_TEST_TMPDIR/gamma
+    mkdir -p "$new/lib"
+    echo '{"name":"Gamma"}' >"$new/gamma.qext"
+    echo 'gamma();' >"$new/gamma.js"
+    echo 'lib' >"$new/lib/l.js"
+    tenant_reset_stats
+    # Every second body is cut: our own list read takes the first, so the POST's 201 is the
+    # second and is lost after the service stored the extension.
+    tenant_fault drop_every=2
+    tenant_curl -o /dev/null "$TENANT_URL/api/v1/extensions"
+    cp -r "$new" "$MNT/"
+    wait_for bash -c "[ \$(curl -s '$TENANT_URL/__fake/stats' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"by_route\"].get(\"GET /extensions/{id}/file\", 0))') -ge 1 ]"
+    echo "$(tenant_stats)"
+    [ "$(tenant_count "POST /extensions")" -eq 2 ]
+    tenant_fault drop_every=0
+    echo 'gamma edited' >"$MNT/gamma/gamma.js"
+    [ "$(fsync_file "$MNT/gamma/gamma.js")" = OK ]
+    mount_stop
+    cat "$QEXTFS_LOG"
+    grep -q "created by an earlier attempt whose answer was lost" "$QEXTFS_LOG"
+    [ "$(tenant_count "POST /extensions")" -eq 2 ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+    [ "$(live_count gamma)" -eq 1 ]
+    tenant_unpack gamma "$BATS_TEST_TMPDIR/g"
+    [ "$(cat "$BATS_TEST_TMPDIR/g/gamma.js")" = 'gamma edited' ]
+    [ "$(cat "$BATS_TEST_TMPDIR/g/lib/l.js")" = 'lib' ]
+}
+
+@test "killed between a create and recording it: the next mount adopts the extension, no 409 loop" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    mount_start
+    new=$BATS_TEST_TMPDIR/gamma
+    mkdir -p "$new"
+    echo '{"name":"Gamma"}' >"$new/gamma.qext"
+    echo 'gamma();' >"$new/gamma.js"
+    cp -r "$new" "$MNT/"
+    [ "$(fsync_file "$MNT/gamma/gamma.js")" = OK ]
+    mount_kill
+    # what a kill -9 right after the POST leaves: the extension still marked new and dirty
+    echo '{"name":"gamma","is_new":true,"dirty":true}' >"$STATE/ext/gamma/meta.json"
+    tenant_reset_stats
+    QEXTFS_LOG=$BATS_TEST_TMPDIR/second.log MNT= mount_start
+    wait_for grep -q "created by an earlier attempt whose answer was lost" "$QEXTFS_LOG"
+    echo 'after remount' >"$MNT/gamma/gamma.js"
+    [ "$(fsync_file "$MNT/gamma/gamma.js")" = OK ]
+    mount_stop
+    [ "$(tenant_count "POST /extensions")" -eq 1 ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+    [ "$(live_count gamma)" -eq 1 ]
+    tenant_unpack gamma "$BATS_TEST_TMPDIR/g"
+    [ "$(cat "$BATS_TEST_TMPDIR/g/gamma.js")" = 'after remount' ]
+}
+
+@test "a new folder whose name is taken by a different extension: 409 stays a clash (EIO, xattr)" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    mount_start
+    mkdir "$MNT/other"
+    echo '{"name":"Not alpha"}' >"$MNT/other/alpha.qext"
+    [ "$(fsync_file "$MNT/other/alpha.qext")" = "Input/output error" ]
+    run getfattr --only-values -n user.qextfs.error "$MNT/other"
+    echo "$output"
+    [[ "$output" == *409* ]]
+    [ "$(live_count alpha)" -eq 1 ]
+    tenant_unpack alpha "$BATS_TEST_TMPDIR/a"
+    [ "$(cat "$BATS_TEST_TMPDIR/a/alpha.js")" = 'alpha one' ]
+}
+
+@test "rm -r under cut answers and 503s: one goal, the extension is gone (410), no error" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY" --drop-every 2 --fail-every 3
+    mount_start
+    ls "$MNT/beta" >/dev/null
+    rm -r "$MNT/beta"
+    [ ! -e "$MNT/beta" ]
+    mount_stop
+    [ "$(api_code GET /beta)" = 410 ]
+    ! grep -q "delete failed" "$QEXTFS_LOG"
+}

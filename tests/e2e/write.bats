@@ -83,7 +83,10 @@ unpacked() {
     start
     cat "$MNT/alpha/alpha.js" >/dev/null
     tenant_reset_stats
-    TERM=xterm script -qec "vim -N -u NONE -i NONE -c 'set backup writebackup' -c 'normal Gohello from vim' -c 'wq' '$MNT/alpha/alpha.js'" /dev/null </dev/null >/dev/null
+    # vim with its default settings (defaults.vim; swap file, writebackup), not a user's
+    # vimrc: HOME points at an empty folder
+    mkdir -p "$BATS_TEST_TMPDIR/home"
+    HOME=$BATS_TEST_TMPDIR/home TERM=xterm script -qec "vim -i NONE -c 'normal Gohello from vim' -c 'wq' '$MNT/alpha/alpha.js'" /dev/null </dev/null >/dev/null
     grep -q 'hello from vim' "$MNT/alpha/alpha.js"
     sleep 1.5
     mount_stop
@@ -154,6 +157,19 @@ unpacked() {
     diff -r "$new" "$d"
 }
 
+@test "a real dotfile that looks like an rsync temporary (.storybook.config) is uploaded" {
+    start
+    echo 'module.exports = {};' >"$MNT/alpha/.storybook.config"
+    echo 'temp' >"$MNT/alpha/.alpha.js.Ab12Cd"
+    mount_stop
+    tenant_archive alpha "$BATS_TEST_TMPDIR/a.zip"
+    unzip -Z1 "$BATS_TEST_TMPDIR/a.zip" | tee "$BATS_TEST_TMPDIR/names"
+    grep -q '\.storybook\.config$' "$BATS_TEST_TMPDIR/names"
+    ! grep -q 'Ab12Cd' "$BATS_TEST_TMPDIR/names"
+    d=$(unpacked alpha)
+    [ "$(cat "$d/.storybook.config")" = 'module.exports = {};' ]
+}
+
 @test "mkdir of an existing extension name is EEXIST" {
     start
     run mkdir "$MNT/alpha"
@@ -171,23 +187,9 @@ unpacked() {
     [ "$(tenant_count "DELETE /extensions/{id}")" -eq 1 ]
     [ "$(tenant_count "PATCH /extensions/{id}")" -eq 0 ]
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TEST_KEY" "$TENANT_URL/api/v1/extensions/beta")
-    [ "$code" = 410 ] || [ "$code" = 404 ]
+    [ "$code" = 410 ]
     ls "$STATE/trash/" | grep -q '^beta-.*\.zip$'
     unzip -l "$STATE"/trash/beta-*.zip | grep -q beta.js
-}
-
-@test "50 files copied into one extension in a row give one PATCH" {
-    start
-    src=$BATS_TEST_TMPDIR/many
-    mkdir -p "$src"
-    for i in $(seq 1 50); do echo "f$i" >"$src/f$i.js"; done
-    ls "$MNT/alpha" >/dev/null
-    tenant_reset_stats
-    cp "$src"/*.js "$MNT/alpha/"
-    mount_stop
-    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
-    d=$(unpacked alpha)
-    [ "$(ls "$d" | grep -c '^f[0-9]*\.js$')" -eq 50 ]
 }
 
 @test "fsync uploads at once and returns the result" {
@@ -200,6 +202,39 @@ unpacked() {
     unzip -p "$BATS_TEST_TMPDIR/a.zip" '*alpha.css' | grep -q synced
 }
 
+@test "fsync uploads the closed changes but not a file still open for writing, renamed or not" {
+    start
+    ls "$MNT/alpha" >/dev/null
+    exec 8>"$MNT/alpha/alpha.css"
+    echo 'half of the' >&8
+    echo 'closed change' >"$MNT/alpha/lib/util.js"
+    echo 'synced' >>"$MNT/alpha/alpha.js"
+    tenant_reset_stats
+    [ "$(fsync_file "$MNT/alpha/alpha.js")" = OK ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+    d=$(unpacked alpha)
+    [ "$(tail -1 "$d/alpha.js")" = synced ]
+    [ "$(cat "$d/lib/util.js")" = 'closed change' ]
+    [ "$(cat "$d/alpha.css")" = 'body { color: red; }' ]
+    # opened under an rsync-style temporary name, renamed to a real one while still open
+    exec 9>"$MNT/alpha/.new.js.Ab12Cd"
+    echo 'partial' >&9
+    mv "$MNT/alpha/.new.js.Ab12Cd" "$MNT/alpha/new.js"
+    echo 'synced again' >>"$MNT/alpha/alpha.js"
+    [ "$(fsync_file "$MNT/alpha/alpha.js")" = OK ]
+    d=$(unpacked alpha)
+    [ "$(tail -1 "$d/alpha.js")" = 'synced again' ]
+    [ ! -e "$d/new.js" ]
+    [ "$(cat "$d/alpha.css")" = 'body { color: red; }' ]
+    echo 'rest' >&8
+    echo 'done' >&9
+    exec 8>&- 9>&-
+    mount_stop
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.css")" = "$(printf 'half of the\nrest')" ]
+    [ "$(cat "$d/new.js")" = "$(printf 'partial\ndone')" ]
+}
+
 @test "a broken .qext is rejected (422): bytes stay, fsync gets EIO, getfattr shows why" {
     start
     echo 'this is { not json' >"$MNT/alpha/alpha.qext"
@@ -209,11 +244,18 @@ unpacked() {
     echo "$output"
     [[ "$output" == *422* ]]
     grep -q "422" "$QEXTFS_LOG"
-    # the user fixes it: the next change retries and clears the error
-    echo '{"name":"Alpha fixed"}' >"$MNT/alpha/alpha.qext"
-    [ "$(fsync_file "$MNT/alpha/alpha.qext")" = OK ]
+    # the user fixes it with a plain save: its close succeeds, and the upload follows
+    run python3 -c "
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'{\"name\":\"Alpha fixed\"}\n')
+os.close(fd)" "$MNT/alpha/alpha.qext"
+    echo "$output"
+    [ "$status" -eq 0 ]
     run getfattr --only-values -n user.qextfs.error "$MNT/alpha"
     [ "$status" -ne 0 ]
+    wait_for bash -c "curl -s '$TENANT_URL/__fake/archive/alpha' -o '$BATS_TEST_TMPDIR/f.zip' && unzip -p '$BATS_TEST_TMPDIR/f.zip' '*alpha.qext' | grep -q 'Alpha fixed'"
+    [ "$(fsync_file "$MNT/alpha/alpha.qext")" = OK ]
 }
 
 @test "uploads land despite --fail-every 3 and --drop-every 4" {
@@ -235,8 +277,11 @@ unpacked() {
     start --rate-limit --tier2 6 --rate-window 60
     for i in $(seq 1 8); do
         echo "save $i" >"$MNT/alpha/alpha.js"
-        fsync_file "$MNT/alpha/alpha.js"
+        r=$(fsync_file "$MNT/alpha/alpha.js")
+        echo "save $i: $r"
+        [ "$r" = OK ] || { tail -5 "$QEXTFS_LOG"; tenant_stats; false; }
     done
+    [ "$(tenant_count "PATCH /extensions/{id}")" -ge 8 ]
     mount_stop
     d=$(unpacked alpha)
     [ "$(cat "$d/alpha.js")" = "save 8" ]
@@ -266,7 +311,21 @@ unpacked() {
     [ "$(cat "$d/alpha.js")" = 'their alpha' ]
     [ "$(cat "$MNT/alpha/alpha.js")" = 'my alpha' ]
     getfattr --only-values -n user.qextfs.error "$MNT/alpha" | grep -q conflict
-    find "$STATE" -path '*conflict-*' -name alpha.js | xargs grep -q 'my alpha'
+    # the service's version is kept where the log says; ours stays in the mount
+    grep "alpha: upload failed.*conflict: 'alpha.js' changed both here and on the service.*Your version stays in the mount.*saved in $STATE/conflicts/alpha/conflict-" "$QEXTFS_LOG"
+    [ "$(find "$STATE/conflicts" -name alpha.js | wc -l)" -eq 1 ]
+    find "$STATE/conflicts" -name alpha.js | xargs grep -q 'their alpha'
+    # the conflict is resolved: the next save uploads once, no new conflict copy
+    tenant_reset_stats
+    echo 'my alpha, saved again' >"$MNT/alpha/alpha.js"
+    [ "$(fsync_file "$MNT/alpha/alpha.js")" = OK ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+    [ "$(find "$STATE/conflicts" -name alpha.js | wc -l)" -eq 1 ]
+    ! getfattr --only-values -n user.qextfs.error "$MNT/alpha"
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.js")" = 'my alpha, saved again' ]
+    [ "$(cat "$d/lib/util.js")" = 'their util' ]
+    [ "$(cat "$d/alpha.css")" = 'local css' ]
 }
 
 @test "kill -9 with staged changes: the next mount uploads them" {
@@ -309,7 +368,25 @@ unpacked() {
     [ "$(stat -c %a "$MNT/alpha/alpha.css")" = 600 ]
     chown "$(id -u):$(id -g)" "$MNT/alpha/alpha.js"
     run chown 12345 "$MNT/alpha/alpha.js"
+    echo "$output"
     [ "$status" -ne 0 ]
+    [[ "$output" == *"Operation not permitted"* ]]
+    # fchown of a file unlinked while open: the same rule, by handle
+    run python3 - "$MNT/alpha/gone.js" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)
+os.unlink(sys.argv[1])
+os.fchown(fd, os.getuid(), os.getgid())
+print("same ids: ok")
+try:
+    os.fchown(fd, 12345, -1)
+    print("other ids: allowed")
+except OSError as e:
+    print("other ids: " + os.strerror(e.errno))
+os.close(fd)
+PY
+    echo "$output"
+    [ "$output" = "$(printf 'same ids: ok\nother ids: Operation not permitted')" ]
     exec 7<"$MNT/alpha/lib/util.js"
     rm "$MNT/alpha/lib/util.js"
     [ "$(cat <&7)" = 'export const x = 1;' ]
@@ -356,4 +433,150 @@ PY
     [ "$(cat "$MNT/delta/delta.js")" = 'delta();' ]
     grep -q "it now appears as delta" "$QEXTFS_LOG"
     [ "$(tenant_count "POST /extensions")" -eq 1 ]
+}
+
+@test "fdatasync uploads at once like fsync" {
+    start
+    echo 'datasynced' >>"$MNT/alpha/alpha.css"
+    tenant_reset_stats
+    run python3 -c "
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.fdatasync(fd)
+os.close(fd)
+print('OK')" "$MNT/alpha/alpha.css"
+    [ "$output" = OK ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+    tenant_archive alpha "$BATS_TEST_TMPDIR/a.zip"
+    unzip -p "$BATS_TEST_TMPDIR/a.zip" '*alpha.css' | grep -q datasynced
+}
+
+@test "statfs reports the staging filesystem's real numbers" {
+    start
+    read -r blocks bsize free <<<"$(stat -f -c '%b %S %a' "$MNT")"
+    read -r sblocks sbsize sfree <<<"$(stat -f -c '%b %S %a' "$STATE")"
+    echo "mount: $blocks x $bsize, $free free; staging: $sblocks x $sbsize, $sfree free"
+    [ "$blocks" -gt 0 ] && [ "$free" -gt 0 ]
+    [ "$blocks" = "$sblocks" ] && [ "$bsize" = "$sbsize" ]
+    df "$MNT" | tail -1 | awk '{ exit !($2 > 0) }'
+}
+
+@test "50 files copied in a row give one PATCH, after the quiet period, without fsync or unmount" {
+    start
+    src=$BATS_TEST_TMPDIR/many
+    mkdir -p "$src"
+    for i in $(seq 1 50); do echo "f$i" >"$src/f$i.js"; done
+    ls "$MNT/alpha" >/dev/null
+    tenant_reset_stats
+    cp "$src"/*.js "$MNT/alpha/"
+    wait_for bash -c "[ \$(curl -s '$TENANT_URL/__fake/stats' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"by_route\"][\"PATCH /extensions/{id}\"])') -ge 1 ]"
+    tenant_archive alpha "$BATS_TEST_TMPDIR/a.zip"
+    [ "$(unzip -Z1 "$BATS_TEST_TMPDIR/a.zip" | grep -c 'f[0-9]*\.js$')" -eq 50 ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+    mount_stop
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
+}
+
+@test "an archive over the service's limit (413): EIO from fsync, getfattr shows why" {
+    start
+    head -c 31M /dev/zero >"$MNT/alpha/big.bin"
+    [ "$(fsync_file "$MNT/alpha/big.bin")" = "Input/output error" ]
+    run getfattr --only-values -n user.qextfs.error "$MNT/alpha"
+    echo "$output"
+    [[ "$output" == *413* ]]
+    [ "$(stat -c %s "$MNT/alpha/big.bin")" -eq $((31 * 1024 * 1024)) ]
+    # removing it is the user's answer: the rest goes up
+    rm "$MNT/alpha/big.bin"
+    echo 'small again' >"$MNT/alpha/alpha.css"
+    [ "$(fsync_file "$MNT/alpha/alpha.css")" = OK ]
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.css")" = 'small again' ]
+    [ ! -e "$d/big.bin" ]
+}
+
+@test "exhausted retries (the tenant failing every request): EIO and the xattr, then the next change uploads" {
+    start
+    ls "$MNT/alpha" >/dev/null
+    tenant_fault fail_every=1
+    echo 'while down' >"$MNT/alpha/alpha.css"
+    [ "$(fsync_file "$MNT/alpha/alpha.css")" = "Input/output error" ]
+    run getfattr --only-values -n user.qextfs.error "$MNT/alpha"
+    echo "$output"
+    [ "$status" -eq 0 ] && [ -n "$output" ]
+    tenant_fault fail_every=0
+    echo 'back up' >>"$MNT/alpha/alpha.css"
+    [ "$(fsync_file "$MNT/alpha/alpha.css")" = OK ]
+    d=$(unpacked alpha)
+    [ "$(cat "$d/alpha.css")" = "$(printf 'while down\nback up')" ]
+}
+
+@test "a staged tree without a .qext is never PATCHed" {
+    start
+    rm "$MNT/alpha/alpha.qext"
+    echo 'no qext' >>"$MNT/alpha/alpha.js"
+    tenant_reset_stats
+    [ "$(fsync_file "$MNT/alpha/alpha.js")" = OK ]
+    sleep 1 # several quiet periods: nothing may go up
+    mount_stop
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 0 ]
+    d=$(unpacked alpha)
+    [ -f "$d/alpha.qext" ]
+}
+
+@test "rm -r in any unlink order (find -delete, .qext first, .qext last): one DELETE each, no PATCH" {
+    for n in gamma delta eps; do
+        mkdir -p "$SEED/$n/sub"
+        echo "{\"name\":\"$n\"}" >"$SEED/$n/$n.qext"
+        echo "$n();" >"$SEED/$n/$n.js"
+        echo 'nested' >"$SEED/$n/sub/s.js"
+    done
+    UPLOAD_DELAY=5 start
+    ls "$MNT/gamma" "$MNT/delta" "$MNT/eps" >/dev/null
+    tenant_reset_stats
+    find "$MNT/gamma" -delete
+    rm "$MNT/delta/delta.qext" && rm -r "$MNT/delta"
+    rm "$MNT/eps/eps.js" "$MNT/eps/sub/s.js" && rmdir "$MNT/eps/sub" && rm "$MNT/eps/eps.qext" && rmdir "$MNT/eps"
+    [ ! -e "$MNT/gamma" ] && [ ! -e "$MNT/delta" ] && [ ! -e "$MNT/eps" ]
+    mount_stop
+    [ "$(tenant_count "DELETE /extensions/{id}")" -eq 3 ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 0 ]
+    for n in gamma delta eps; do
+        [ "$(api_code GET "/$n")" = 410 ]
+    done
+}
+
+@test "an archive with a top-level folder keeps it after an edit" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    mkdir -p "$BATS_TEST_TMPDIR/top/alpha-1.0/lib"
+    cp "$SEED/alpha/alpha.qext" "$SEED/alpha/alpha.js" "$BATS_TEST_TMPDIR/top/alpha-1.0/"
+    cp "$SEED/alpha/lib/util.js" "$BATS_TEST_TMPDIR/top/alpha-1.0/lib/"
+    (cd "$BATS_TEST_TMPDIR/top" && zip -qr ../top.zip alpha-1.0)
+    tenant_put alpha "$BATS_TEST_TMPDIR/top.zip"
+    mount_start
+    [ "$(cat "$MNT/alpha/lib/util.js")" = 'export const x = 1;' ]
+    echo 'edited' >>"$MNT/alpha/alpha.js"
+    mount_stop
+    tenant_archive alpha "$BATS_TEST_TMPDIR/a.zip"
+    unzip -Z1 "$BATS_TEST_TMPDIR/a.zip" | tee "$BATS_TEST_TMPDIR/names"
+    ! grep -v '^alpha-1\.0/' "$BATS_TEST_TMPDIR/names"
+    grep -qx 'alpha-1\.0/alpha\.js' "$BATS_TEST_TMPDIR/names"
+    grep -qx 'alpha-1\.0/lib/util\.js' "$BATS_TEST_TMPDIR/names"
+    unzip -p "$BATS_TEST_TMPDIR/a.zip" alpha-1.0/alpha.js | grep -q edited
+}
+
+@test "-o exclude=GLOB:GLOB keeps matching files local" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    mount_start -o 'exclude=*.log:build/*'
+    mkdir "$MNT/alpha/build"
+    echo 'debug' >"$MNT/alpha/debug.log"
+    echo 'out' >"$MNT/alpha/build/out.js"
+    echo 'kept' >"$MNT/alpha/kept.js"
+    mount_stop
+    tenant_archive alpha "$BATS_TEST_TMPDIR/a.zip"
+    unzip -Z1 "$BATS_TEST_TMPDIR/a.zip" | tee "$BATS_TEST_TMPDIR/names"
+    grep -q 'kept\.js$' "$BATS_TEST_TMPDIR/names"
+    ! grep -q 'debug\.log$' "$BATS_TEST_TMPDIR/names"
+    ! grep -q 'out\.js$' "$BATS_TEST_TMPDIR/names"
+    # still there locally
+    [ "$(cat "$STATE/ext/alpha/tree/debug.log")" = debug ]
 }

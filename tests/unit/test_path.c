@@ -280,6 +280,23 @@ static void temporaries_with_extra_globs(void **state)
     path_globs_free(globs);
 }
 
+static void rsync_temporaries(void **state)
+{
+    (void)state;
+    assert_true(path_is_rsync_temp(".alpha.js.Ab12Cd"));
+    assert_true(path_is_rsync_temp(".alpha.js.Q7xK2p"));
+    assert_true(path_is_rsync_temp(".a.b.c9d8e7"));        /* lower and digits */
+    assert_true(path_is_rsync_temp(".x.AB12CD"));          /* upper and digits */
+    assert_false(path_is_rsync_temp(".storybook.config")); /* a real dotfile */
+    assert_false(path_is_rsync_temp(".eslintrc.backup"));
+    assert_false(path_is_rsync_temp(".notes.README"));
+    assert_false(path_is_rsync_temp(".build.202401"));
+    assert_false(path_is_rsync_temp(".alpha.js.Ab1"));   /* too short */
+    assert_false(path_is_rsync_temp("alpha.js.Ab12Cd")); /* no leading dot */
+    assert_false(path_is_rsync_temp(".alpha.js.Ab-2Cd"));
+    assert_false(path_is_rsync_temp(".Ab12Cd"));
+}
+
 static void expect_globs(const char *spec, const char *const *want, size_t n)
 {
     char **globs = path_globs_parse(spec);
@@ -355,6 +372,7 @@ int main(void)
         cmocka_unit_test(url_round_trip),
         cmocka_unit_test(temporaries),
         cmocka_unit_test(temporaries_with_extra_globs),
+        cmocka_unit_test(rsync_temporaries),
         cmocka_unit_test(globs_parse),
         cmocka_unit_test(empty_glob_matches_nothing),
         cmocka_unit_test(join),

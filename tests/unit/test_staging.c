@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +113,8 @@ static void temporaries_stay_local(void **state)
     assert_false(stage_is_local_only(&q, "alpha.js"));
     assert_false(stage_is_local_only(&q, "alpha.qext"));
     assert_false(stage_is_local_only(&q, ".eslintrc"));
-    assert_false(stage_is_local_only(&q, ".alpha.js.Ab1")); /* too short for rsync */
+    assert_false(stage_is_local_only(&q, ".alpha.js.Ab1"));     /* too short for rsync */
+    assert_false(stage_is_local_only(&q, ".storybook.config")); /* a real dotfile */
     assert_false(stage_is_local_only(&q, "x.tmp"));
     q.exclude_globs = globs;
     assert_true(stage_is_local_only(&q, "x.tmp"));
@@ -167,9 +169,13 @@ static void changes_mark_dirty_and_persist(void **state)
     assert_false(ext_dirty(e));
     stage_changed(&f->q, e, ".gamma.js.swp");
     assert_false(ext_dirty(e));
+    e->upload_err = 22; /* a rejection reported before this change */
+    e->upload_err_final = true;
     stage_changed(&f->q, e, "gamma.js");
     assert_true(ext_dirty(e));
     assert_int_equal(e->change_seq, 1);
+    assert_int_equal(e->upload_err, 0);
+    assert_false(e->upload_err_final);
 
     stage_file(&f->q, "gamma", "meta.json", meta, sizeof(meta));
     fp = fopen(meta, "r");
@@ -227,6 +233,84 @@ static void recovery_finds_dirty_trees(void **state)
     tenant_ext_put(f->q.tenant, e);
 }
 
+/* An upload marking the extension clean and a change marking it dirty again race on
+ * meta.json: whatever the interleaving, the file ends up saying what the fields say. Each
+ * round the uploader marks the extension clean, lets the writer go, and saves; the writer's
+ * change is then the first one since, so it saves too, concurrently. */
+struct race {
+    struct fixture *f;
+    struct ext *e;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool go;
+};
+
+static void *race_uploader(void *arg)
+{
+    struct race *r = arg;
+
+    tenant_lock(r->f->q.tenant);
+    r->e->clean_seq = r->e->change_seq;
+    tenant_unlock(r->f->q.tenant);
+    pthread_mutex_lock(&r->mu);
+    r->go = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+    stage_save_meta(&r->f->q, r->e);
+    return NULL;
+}
+
+static void *race_writer(void *arg)
+{
+    struct race *r = arg;
+
+    pthread_mutex_lock(&r->mu);
+    while (!r->go)
+        pthread_cond_wait(&r->cond, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+    stage_changed(&r->f->q, r->e, "zeta.js");
+    return NULL;
+}
+
+static bool meta_says_dirty(struct fixture *f, const char *name)
+{
+    char meta[4096], buf[512] = "";
+    FILE *fp;
+
+    stage_file(&f->q, name, "meta.json", meta, sizeof(meta));
+    fp = fopen(meta, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(buf, sizeof(buf), fp));
+    fclose(fp);
+    return strstr(buf, "\"dirty\":true") != NULL;
+}
+
+static void meta_follows_the_latest_state(void **state)
+{
+    struct fixture *f = *state;
+    struct race r = {.f = f};
+    pthread_t a, b;
+    int err = 0;
+
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cond, NULL);
+    r.e = tenant_ext_create(f->q.tenant, "zeta", &err);
+    assert_non_null(r.e);
+    assert_int_equal(stage_create_new(&f->q, r.e), 0);
+    for (int round = 0; round < 100; round++) {
+        r.go = false;
+        assert_int_equal(pthread_create(&a, NULL, race_uploader, &r), 0);
+        assert_int_equal(pthread_create(&b, NULL, race_writer, &r), 0);
+        pthread_join(a, NULL);
+        pthread_join(b, NULL);
+        assert_true(ext_dirty(r.e));
+        assert_true(meta_says_dirty(f, "zeta"));
+    }
+    tenant_ext_put(f->q.tenant, r.e);
+    pthread_cond_destroy(&r.cond);
+    pthread_mutex_destroy(&r.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,8 +323,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(changes_mark_dirty_and_persist, setup_stage,
                                         teardown_stage),
         cmocka_unit_test_setup_teardown(qext_detection, setup_stage, teardown_stage),
-        cmocka_unit_test_setup_teardown(recovery_finds_dirty_trees, setup_stage,
-                                        teardown_stage),
+        cmocka_unit_test_setup_teardown(recovery_finds_dirty_trees, setup_stage, teardown_stage),
+        cmocka_unit_test_setup_teardown(meta_follows_the_latest_state, setup_stage, teardown_stage),
     };
 
     int rc;
