@@ -420,10 +420,8 @@ void node_release(struct qfs *q, struct node_fh *fh)
 {
     if (fh->fd >= 0)
         close(fh->fd);
-    if (fh->wr) {
-        wb_writer_close(q->wb, fh->wr);
-        wb_kick(q->wb);
-    }
+    if (fh->wr)
+        wb_writer_close(q->wb, fh->wr); /* kicks the scheduler when it was the last writer */
     tenant_view_put(q->tenant, fh->v);
     tenant_ext_put(q->tenant, fh->e);
     free(fh);

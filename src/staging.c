@@ -367,12 +367,16 @@ bool stage_is_local_only(struct qfs *q, const char *rel)
 
 void stage_changed(struct qfs *q, struct ext *e, const char *rel)
 {
-    bool first;
+    bool first, blocked;
 
     if (stage_is_local_only(q, rel))
         return;
     tenant_lock(q->tenant);
     first = !ext_dirty(e);
+    /* A rejected or backed-off extension is due sooner after this change than the scheduler
+     * planned; one already dirty only moves its quiet period later, which the scheduler finds
+     * when it wakes for the old one. */
+    blocked = e->upload_err_final || e->next_attempt > 0;
     e->change_seq++;
     e->last_change = qfs_now();
     if (first)
@@ -387,7 +391,8 @@ void stage_changed(struct qfs *q, struct ext *e, const char *rel)
     tenant_unlock(q->tenant);
     if (first)
         stage_save_meta(q, e);
-    wb_kick(q->wb);
+    if (first || blocked)
+        wb_kick(q->wb);
 }
 
 void stage_discard(struct qfs *q, const char *name)

@@ -24,8 +24,9 @@
 struct wb {
     struct qfs *q;
     pthread_mutex_t lock;
-    pthread_cond_t cond;      /* kicks for the scheduler, work for the workers */
-    pthread_cond_t idle_cond; /* a worker finished */
+    pthread_cond_t cond;       /* work for the workers */
+    pthread_cond_t sched_cond; /* kicks for the scheduler */
+    pthread_cond_t idle_cond;  /* a worker finished */
     pthread_t sched;
     pthread_t *workers;
     int nworkers;
@@ -116,11 +117,13 @@ struct wb_writer *wb_writer_open(struct wb *w, struct ext *e, const char *rel)
 
 void wb_writer_close(struct wb *w, struct wb_writer *h)
 {
+    bool last = false;
+
     if (!h)
         return;
     tenant_lock(w->q->tenant);
     if (h->counted)
-        h->e->open_writers--;
+        last = --h->e->open_writers == 0 && ext_dirty(h->e);
     if (h->prev)
         h->prev->next = h->next;
     else
@@ -130,6 +133,9 @@ void wb_writer_close(struct wb *w, struct wb_writer *h)
     tenant_unlock(w->q->tenant);
     free(h->rel);
     free(h);
+    /* The last writer gone can make the extension due: the scheduler skips it while open. */
+    if (last)
+        wb_kick(w);
 }
 
 /* The name rel takes when from is renamed to to; NULL when rel is not under from. */
@@ -915,7 +921,7 @@ static int enqueue_if_due(void *arg, struct ext *e)
         w->qcap = cap;
     }
     w->queue[w->qlen++] = e;
-    pthread_cond_broadcast(&w->cond);
+    pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     return 0;
 }
@@ -947,7 +953,7 @@ static void *scheduler_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+        pthread_cond_timedwait(&w->sched_cond, &w->lock, &ts);
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
@@ -981,7 +987,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->lock);
         w->busy--;
         pthread_cond_broadcast(&w->idle_cond);
-        pthread_cond_broadcast(&w->cond); /* the scheduler may have more for us */
+        pthread_cond_signal(&w->sched_cond); /* the scheduler may have more for us */
         w->kicked = true;
     }
     pthread_mutex_unlock(&w->lock);
@@ -1003,6 +1009,7 @@ struct wb *wb_new(struct qfs *q, int workers)
     }
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    pthread_cond_init(&w->sched_cond, NULL);
     pthread_cond_init(&w->idle_cond, NULL);
     return w;
 }
@@ -1029,8 +1036,12 @@ void wb_kick(struct wb *w)
     if (!w)
         return;
     pthread_mutex_lock(&w->lock);
-    w->kicked = true;
-    pthread_cond_broadcast(&w->cond);
+    /* Already kicked: the scheduler rescans before it sleeps again, so one wake-up is enough
+     * (cp -r of a tree calls this for every file; each wake-up is a cross-CPU switch). */
+    if (!w->kicked) {
+        w->kicked = true;
+        pthread_cond_signal(&w->sched_cond);
+    }
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -1147,6 +1158,7 @@ int wb_stop(struct wb *w, bool drain)
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
     pthread_cond_broadcast(&w->cond);
+    pthread_cond_signal(&w->sched_cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->sched, NULL);
     for (int i = 0; i < w->nworkers; i++)
@@ -1167,6 +1179,7 @@ void wb_free(struct wb *w)
     free(w->workers);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
+    pthread_cond_destroy(&w->sched_cond);
     pthread_cond_destroy(&w->idle_cond);
     free(w);
 }
