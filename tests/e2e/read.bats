@@ -253,6 +253,38 @@ copy_and_compare() {
     run timeout 60 cat "$MNT/$b/$b.js"
     [ "$status" -ne 0 ]
     [[ "$output" == *"Input/output error"* ]]
+    # never read before: listing its folder needs the archive, and fails the same way
+    run timeout 60 ls "$MNT/$b"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Input/output error"* ]]
+    grep -q "cannot reach" "$QEXTFS_LOG"
+    # the old list still answers
+    ls "$MNT" | grep -qx "$b"
+}
+
+@test "a hung tenant: uncached reads fail with EIO, each request is tried twice, cached files read" {
+    tenant_start --generate 3 --api-key "$TEST_KEY"
+    mount_start -o list_ttl=1,timeout=2
+    a=$(ls "$MNT" | sed -n 1p)
+    b=$(ls "$MNT" | sed -n 2p)
+    cat "$MNT/$a/$a.js" >"$BATS_TEST_TMPDIR/a.js"
+    tenant_fault hang=1
+    sleep 1.2
+    tenant_reset_stats
+    run timeout 120 cat "$MNT/$b/$b.js"
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Input/output error"* ]]
+    grep "timed out after 2 s" "$QEXTFS_LOG"
+    l=$(tenant_count "GET /extensions")
+    z=$(tenant_count "GET /extensions/{id}/file")
+    f=$(tenant_count "GET /extensions/{id}/file/{path}")
+    echo "lists=$l archives=$z files=$f"
+    # one try and one retry per request, not max_retries whole timeouts
+    [ "$z" -eq 2 ] && [ "$f" -eq 0 ]
+    [ "$l" -ge 2 ] && [ "$l" -le 4 ] && [ $((l % 2)) -eq 0 ]
+    cmp "$MNT/$a/$a.js" "$BATS_TEST_TMPDIR/a.js"
+    tenant_fault hang=0
 }
 
 @test "getattr on the root and on extension dirs makes no request while the list is fresh" {
