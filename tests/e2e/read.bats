@@ -200,6 +200,50 @@ copy_and_compare() {
     wait_for bash -c "[ \"\$(cat '$MNT/fresh/main.js')\" = 'version two, longer' ]"
 }
 
+# same_size_zip OUT BYTE: an extension "same" whose data.bin is 3 MiB of one seeded random
+# stream (BYTE picks it), with a fixed DOS mtime and no extended timestamp: two such archives
+# differ only in their bytes, never in size or mtime.
+same_size_zip() {
+    python3 - "$1" "$2" <<'PY'
+import random, sys, zipfile
+out, seed = sys.argv[1], int(sys.argv[2])
+data = random.Random(seed).randbytes(3 << 20)
+with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+    z.writestr(zipfile.ZipInfo("same.qext", (2020, 1, 2, 3, 4, 6)), '{"name":"same"}')
+    z.writestr(zipfile.ZipInfo("data.bin", (2020, 1, 2, 3, 4, 6)), data)
+open(out + ".data", "wb").write(data)
+PY
+}
+
+@test "a new version of the same size and mtime shows its new bytes; the kernel keeps pages while unchanged" {
+    seed=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$seed/same"
+    echo '{"name":"same"}' >"$seed/same/same.qext"
+    same_size_zip "$BATS_TEST_TMPDIR/v1.zip" 1
+    same_size_zip "$BATS_TEST_TMPDIR/v2.zip" 2
+    # --ranges and an archive over 2 MB: reads go to the per-file endpoint, and a 1 MB block
+    # cache cannot hold the file, so only the kernel's pages can spare a second download
+    tenant_start --seed "$seed" --ranges --api-key "$TEST_KEY"
+    api PATCH /same -F "file=@$BATS_TEST_TMPDIR/v1.zip;type=application/zip" >/dev/null
+    mount_start -o list_ttl=1,cache_size=1M
+    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v1.zip.data"
+    before=$(stat -c '%s %Y' "$MNT/same/data.bin")
+    tenant_reset_stats
+    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v1.zip.data"
+    [ "$(tenant_count "GET /extensions/{id}/file/{path}")" -eq 0 ]
+    [ "$(tenant_count "GET /extensions/{id}/file")" -eq 0 ]
+    # behind the mount's back: same size, same mtime, other bytes
+    api PATCH /same -F "file=@$BATS_TEST_TMPDIR/v2.zip;type=application/zip" >/dev/null
+    wait_for cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v2.zip.data"
+    [ "$(stat -c '%s %Y' "$MNT/same/data.bin")" = "$before" ]
+    # and the new version's pages are kept in turn
+    sleep 1.2
+    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v2.zip.data"
+    tenant_reset_stats
+    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v2.zip.data"
+    [ "$(tenant_count "GET /extensions/{id}/file/{path}")" -eq 0 ]
+}
+
 @test "an extension deleted behind the mount's back disappears" {
     tenant_start --generate 3 --api-key "$TEST_KEY"
     mount_start -o list_ttl=1
