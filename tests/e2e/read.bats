@@ -125,22 +125,50 @@ copy_and_compare() {
     [ "$total" -eq 0 ]
 }
 
+# compressible BYTES OUT: text that deflates (about 3:1), so the fake stores it deflated and
+# reads of it go through the block cache; stored entries would be read from the local
+# archive in place.
+compressible() {
+    python3 - "$1" "$2" <<'PY'
+import random, sys
+n, out = int(sys.argv[1]), sys.argv[2]
+r = random.Random(n)
+words = ["%x" % r.getrandbits(20) for _ in range(4096)]
+buf, size = [], 0
+while size < n:
+    line = " ".join(r.choice(words) for _ in range(12)) + "\n"
+    buf.append(line)
+    size += len(line)
+open(out, "w").write("".join(buf)[:n])
+PY
+}
+
+# cache_stat FIELD: the mount's block cache counter (qextfs status --json).
+cache_stat() {
+    "$QEXTFS_BIN" status "$MNT" --json | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["cache"][sys.argv[1]]))' "$1"
+}
+
 @test "reading a 2 MB file twice downloads it once" {
     seed=$BATS_TEST_TMPDIR/seed
     mkdir -p "$seed/big"
     echo '{"name":"big","type":"visualization","version":"1.0.0"}' >"$seed/big/big.qext"
-    head -c 2097152 /dev/urandom >"$seed/big/data.bin"
+    compressible 2097152 "$seed/big/data.txt"
     tenant_start --seed "$seed" --api-key "$TEST_KEY"
     mount_start
     tenant_reset_stats
-    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
-    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
-    echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
-    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
+    cmp "$MNT/big/data.txt" "$seed/big/data.txt"
+    cmp "$MNT/big/data.txt" "$seed/big/data.txt"
+    # without the kernel's pages the third read is the block cache's
+    misses=$(cache_stat misses)
+    echo 3 >/proc/sys/vm/drop_caches
+    cmp "$MNT/big/data.txt" "$seed/big/data.txt"
     a=$(tenant_count "GET /extensions/{id}/file")
     f=$(tenant_count "GET /extensions/{id}/file/{path}")
-    echo "archives=$a files=$f"
+    echo "archives=$a files=$f misses=$misses hits=$(cache_stat hits) bytes=$(cache_stat bytes)"
     [ $((a + f)) -eq 1 ]
+    [ "$(cache_stat bytes)" -ge 2097152 ]
+    [ "$(cache_stat misses)" -eq "$misses" ]
+    [ "$(cache_stat hits)" -ge 16 ]
 }
 
 @test "reading through the per-file endpoint with --ranges downloads a big file once" {
@@ -358,14 +386,22 @@ PY
     # ASan's quarantine holds freed memory on purpose: RSS says nothing about the cache there.
     [[ "$QEXTFS_BIN" != */asan/* ]] || skip "RSS is not meaningful under AddressSanitizer"
     seed=$BATS_TEST_TMPDIR/seed
+    # compressible: deflated entries are read through the block cache (stored ones would be
+    # read in place from the local archive and never fill it)
     for i in 1 2 3; do
         mkdir -p "$seed/blob$i"
         echo "{\"name\":\"blob$i\"}" >"$seed/blob$i/blob$i.qext"
-        head -c 16000000 /dev/urandom >"$seed/blob$i/data.bin"
+        compressible 16000000 "$seed/blob$i/data.txt"
     done
     tenant_start --seed "$seed" --api-key "$TEST_KEY"
     mount_start -o cache_size=16M
-    for i in 1 2 3; do cmp "$MNT/blob$i/data.bin" "$seed/blob$i/data.bin"; done
+    for i in 1 2 3; do cmp "$MNT/blob$i/data.txt" "$seed/blob$i/data.txt"; done
+    # the cache filled up to its bound and went on evicting
+    [ "$(cache_stat capacity)" -eq $((16 << 20)) ]
+    [ "$(cache_stat bytes)" -ge $((8 << 20)) ]
+    [ "$(cache_stat bytes)" -le $((16 << 20)) ]
+    # every block of the 48 MB was looked up there (read requests are at most 128 KiB)
+    [ $(($(cache_stat hits) + $(cache_stat misses))) -ge $((48000000 / (128 << 10))) ]
     hwm=$(awk '/VmHWM/ {print $2}' /proc/$QEXTFS_PID/status)
     echo "peak RSS ${hwm} kB"
     [ "$hwm" -lt $(( (16 + 32) * 1024 )) ]
