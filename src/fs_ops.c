@@ -249,8 +249,7 @@ static void op_destroy(void *private_data)
     struct qfs *q = private_data;
     int left = wb_stop(q->wb, true);
 
-    /* before libfuse frees the struct fuse the worker notifies through */
-    tenant_kcache_stop(q->tenant);
+    /* main.c's run_fuse stopped the kernel-cache worker before libfuse freed its tables */
 
     if (left > 0)
         log_err("%d extension(s) still hold changes in %s; they will be uploaded at the next "
