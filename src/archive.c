@@ -321,8 +321,8 @@ static void list_free(struct entry_list *l)
     memset(l, 0, sizeof(*l));
 }
 
-/* Appends entry i of za to l, or logs why it is hidden. */
-static int read_entry(zip_t *za, zip_uint64_t i, struct entry_list *l)
+/* Appends entry i of za to l, or logs why it is hidden; nul: its raw name holds a NUL. */
+static int read_entry(zip_t *za, zip_uint64_t i, bool nul, struct entry_list *l)
 {
     struct zipx_entry e = {.zindex = (int64_t)i};
     char buf[80];
@@ -338,7 +338,7 @@ static int read_entry(zip_t *za, zip_uint64_t i, struct entry_list *l)
         return 0;
     }
     umode = unix_mode(za, i);
-    why = hidden(&st, umode, buf, sizeof(buf));
+    why = nul ? "NUL byte in name" : hidden(&st, umode, buf, sizeof(buf));
     if (why) {
         log_hidden(st.name, why);
         return 0;
@@ -508,12 +508,17 @@ static void drop_duplicates(struct entry_list *l)
     l->n = k;
 }
 
-/* Every shown entry of za into l: the top-level folder stripped, directories completed,
- * sorted, duplicates dropped. */
-static int read_entries(zip_t *za, struct entry_list *l, struct zipx_index *idx, char *err,
-                        size_t errsz)
+struct raw_src;
+static int nul_names(const struct raw_src *s, bool **out, size_t *nout);
+
+/* Every shown entry of za (whose bytes raw reads) into l: the top-level folder stripped,
+ * directories completed, sorted, duplicates dropped. */
+static int read_entries(zip_t *za, const struct raw_src *raw, struct entry_list *l,
+                        struct zipx_index *idx, char *err, size_t errsz)
 {
     zip_int64_t n = zip_get_num_entries(za, 0);
+    bool *nul = NULL;
+    size_t nnul = 0;
     int rc = 0;
 
     if (n < 0)
@@ -521,8 +526,18 @@ static int read_entries(zip_t *za, struct entry_list *l, struct zipx_index *idx,
     if (n > ZIPX_MAX_ENTRIES)
         return set_err(err, errsz, -EFBIG, "the archive holds %lld entries, more than %d",
                        (long long)n, ZIPX_MAX_ENTRIES);
+    rc = nul_names(raw, &nul, &nnul);
+    if (rc == 0 && nnul != (size_t)n)
+        rc = -EINVAL;
+    if (rc) {
+        free(nul);
+        return rc == -ENOMEM
+                   ? rc
+                   : set_err(err, errsz, rc, "the central directory's names cannot be checked");
+    }
     for (zip_int64_t i = 0; rc == 0 && i < n; i++)
-        rc = read_entry(za, (zip_uint64_t)i, l);
+        rc = read_entry(za, (zip_uint64_t)i, nul[i], l);
+    free(nul);
     if (rc == 0)
         rc = strip_prefix(l, &idx->prefix, &idx->prefix_explicit);
     if (rc)
@@ -543,11 +558,12 @@ static int read_entries(zip_t *za, struct entry_list *l, struct zipx_index *idx,
     return 0;
 }
 
-static int index_build(zip_t *za, struct zipx_index **out, char *err, size_t errsz)
+static int index_build(zip_t *za, const struct raw_src *raw, struct zipx_index **out, char *err,
+                       size_t errsz)
 {
     struct entry_list l = {0};
     struct zipx_index *idx = calloc(1, sizeof(*idx));
-    int rc = idx ? read_entries(za, &l, idx, err, errsz) : -ENOMEM;
+    int rc = idx ? read_entries(za, raw, &l, idx, err, errsz) : -ENOMEM;
 
     if (rc) {
         if (rc == -ENOMEM)
@@ -602,29 +618,98 @@ static bool pread_full(int fd, void *buf, size_t len, uint64_t off)
     return true;
 }
 
-/* The central directory's offset, size and record count from the end record; false for
- * zip64 or a damaged end. */
-static bool find_cd(int fd, uint64_t fsize, uint64_t *cd_off, uint64_t *cd_size, size_t *count)
+/* Archive bytes for the raw readers below: a local file, or the tail of an archive in memory
+ * (bytes before the tail cannot be read). */
+struct raw_src {
+    int fd;                    /* -1 for a tail in memory */
+    const unsigned char *tail; /* the last tail_len bytes of an archive of size bytes */
+    size_t tail_len;
+    uint64_t size;
+};
+
+static bool raw_read(const struct raw_src *s, void *buf, size_t len, uint64_t off)
 {
-    size_t len = fsize < 65557 ? (size_t)fsize : 65557;
+    uint64_t start = s->size - s->tail_len;
+
+    if (off > s->size || len > s->size - off)
+        return false;
+    if (s->fd >= 0)
+        return pread_full(s->fd, buf, len, off);
+    if (off < start)
+        return false;
+    memcpy(buf, s->tail + (off - start), len);
+    return true;
+}
+
+/* The Zip64 end record's central directory fields, found through the locator that sits just
+ * before the classic end record at eocd. */
+static bool find_cd64(const struct raw_src *s, uint64_t eocd, uint64_t *cd_off, uint64_t *cd_size,
+                      size_t *count)
+{
+    unsigned char loc[20], rec[56];
+    uint64_t at, n;
+
+    if (eocd < sizeof(loc) || !raw_read(s, loc, sizeof(loc), eocd - sizeof(loc)) ||
+        le32(loc) != 0x07064b50)
+        return false;
+    at = (uint64_t)le32(loc + 8) | (uint64_t)le32(loc + 12) << 32;
+    if (!raw_read(s, rec, sizeof(rec), at) || le32(rec) != 0x06064b50)
+        return false;
+    n = (uint64_t)le32(rec + 32) | (uint64_t)le32(rec + 36) << 32;
+    *cd_size = (uint64_t)le32(rec + 40) | (uint64_t)le32(rec + 44) << 32;
+    *cd_off = (uint64_t)le32(rec + 48) | (uint64_t)le32(rec + 52) << 32;
+    *count = (size_t)n;
+    return n <= ZIPX_MAX_ENTRIES && *cd_off <= at && *cd_size <= at - *cd_off;
+}
+
+/* The central directory's offset, size and record count from the end record (or the Zip64
+ * one it points to, when zip64 is set); false for a damaged end. */
+static bool find_cd(const struct raw_src *s, bool zip64, uint64_t *cd_off, uint64_t *cd_size,
+                    size_t *count)
+{
+    size_t len = s->size < 65557 ? (size_t)s->size : 65557;
     unsigned char *buf = len >= 22 ? malloc(len) : NULL;
+    uint64_t base = s->size - len;
     bool ok = false;
 
-    if (!buf || !pread_full(fd, buf, len, fsize - len))
+    if (s->fd < 0 && len > s->tail_len) {
+        len = s->tail_len;
+        base = s->size - len;
+    }
+    if (!buf || len < 22 || !raw_read(s, buf, len, base))
         goto out;
     for (size_t p = len - 22 + 1; p-- > 0;) {
-        if (le32(buf + p) != 0x06054b50 || p + 22 + le16(buf + p + 20) != len)
+        /* a comment may be followed by junk, as libzip accepts */
+        if (le32(buf + p) != 0x06054b50 || p + 22 + le16(buf + p + 20) > len)
             continue;
         *count = le16(buf + p + 10);
         *cd_size = le32(buf + p + 12);
         *cd_off = le32(buf + p + 16);
-        ok = *count != 0xffff && *cd_size != 0xffffffffu && *cd_off != 0xffffffffu &&
-             *cd_off + *cd_size <= fsize - len + p;
+        if (*count == 0xffff || *cd_size == 0xffffffffu || *cd_off == 0xffffffffu)
+            ok = zip64 && find_cd64(s, base + p, cd_off, cd_size, count);
+        else
+            ok = *cd_off + *cd_size <= base + p;
         break;
     }
 out:
     free(buf);
     return ok;
+}
+
+/* The whole central directory of s, malloc'd, with its record count. */
+static unsigned char *read_cd(const struct raw_src *s, bool zip64, uint64_t *cd_off,
+                              uint64_t *cd_size, size_t *count)
+{
+    unsigned char *cd;
+
+    if (!find_cd(s, zip64, cd_off, cd_size, count) || *cd_size > SIZE_MAX - 1)
+        return NULL;
+    cd = malloc(*cd_size ? (size_t)*cd_size : 1);
+    if (cd && !raw_read(s, cd, (size_t)*cd_size, *cd_off)) {
+        free(cd);
+        return NULL;
+    }
+    return cd;
 }
 
 /* Sets data_off of entry e, stored at local header lho, when its bytes lie inside the file
@@ -648,15 +733,16 @@ static void locate_stored(const char *path, struct zipx_index *idx)
     bool *stored = NULL;
     size_t count, n = 0;
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct raw_src s = {.fd = open(path, O_RDONLY | O_CLOEXEC)};
 
-    if (fd < 0 || fstat(fd, &st) != 0 ||
-        !find_cd(fd, (uint64_t)st.st_size, &cd_off, &cd_size, &count))
+    if (s.fd < 0 || fstat(s.fd, &st) != 0)
         goto out;
-    cd = malloc(cd_size ? cd_size : 1);
-    lho = calloc(count ? count : 1, sizeof(*lho));
-    stored = calloc(count ? count : 1, sizeof(*stored));
-    if (!cd || !lho || !stored || !pread_full(fd, cd, cd_size, cd_off))
+    s.size = (uint64_t)st.st_size;
+    /* zip64 archives keep the extraction path (their sizes live in extra fields) */
+    cd = read_cd(&s, false, &cd_off, &cd_size, &count);
+    lho = cd ? calloc(count ? count : 1, sizeof(*lho)) : NULL;
+    stored = cd ? calloc(count ? count : 1, sizeof(*stored)) : NULL;
+    if (!cd || !lho || !stored)
         goto out;
     for (size_t p = 0; n < count && p + 46 <= cd_size && le32(cd + p) == 0x02014b50; n++) {
         const unsigned char *r = cd + p;
@@ -672,14 +758,48 @@ static void locate_stored(const char *path, struct zipx_index *idx)
 
         if (!e->is_dir && e->zindex >= 0 && (uint64_t)e->zindex < n && stored[e->zindex] &&
             e->comp_size == e->size)
-            locate_data(fd, e, lho[e->zindex], cd_off);
+            locate_data(s.fd, e, lho[e->zindex], cd_off);
     }
 out:
     free(cd);
     free(lho);
     free(stored);
-    if (fd >= 0)
-        close(fd);
+    if (s.fd >= 0)
+        close(s.fd);
+}
+
+/* --- names with NUL bytes ----------------------------------------------------------- */
+/* libzip 1.7 turns a NUL inside a central-directory name into a space before anyone sees it,
+ * so "a\0b.js" would show as "a b.js": a name that is not the archive's. DESIGN hides such
+ * entries, so the raw names are read here and each record (in central directory order, as
+ * libzip numbers entries) gets a flag. */
+
+/* One flag per central-directory record of s: its name holds a NUL. *out stays NULL when the
+ * raw directory cannot be read; then the caller refuses the archive rather than show names
+ * it could not check. */
+static int nul_names(const struct raw_src *s, bool **out, size_t *nout)
+{
+    uint64_t cd_off, cd_size;
+    size_t count, n = 0;
+    unsigned char *cd = read_cd(s, true, &cd_off, &cd_size, &count);
+    bool *nul = cd ? calloc(count ? count : 1, sizeof(*nul)) : NULL;
+
+    *out = NULL;
+    *nout = 0;
+    if (!nul) {
+        free(cd);
+        return cd ? -ENOMEM : -EINVAL;
+    }
+    for (size_t p = 0; n < count && p + 46 <= cd_size && le32(cd + p) == 0x02014b50; n++) {
+        size_t nlen = le16(cd + p + 28);
+
+        nul[n] = p + 46 + nlen <= cd_size && memchr(cd + p + 46, '\0', nlen) != NULL;
+        p += 46 + nlen + le16(cd + p + 30) + le16(cd + p + 32);
+    }
+    free(cd);
+    *out = nul;
+    *nout = n;
+    return 0;
 }
 
 int zipx_stored_verify(int fd, const struct zipx_entry *e)
@@ -724,6 +844,8 @@ size_t zipx_entry_pos(const struct zipx_index *idx, const struct zipx_entry *e)
 
 int zipx_index_open(const char *path, struct zipx_index **out, char *err, size_t errsz)
 {
+    struct raw_src raw = {.fd = -1};
+    struct stat st;
     zip_t *za;
     int rc;
 
@@ -731,7 +853,16 @@ int zipx_index_open(const char *path, struct zipx_index **out, char *err, size_t
     rc = open_archive(path, ZIP_RDONLY, &za, err, errsz);
     if (rc)
         return rc;
-    rc = index_build(za, out, err, errsz);
+    raw.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (raw.fd < 0 || fstat(raw.fd, &st) != 0) {
+        rc = set_err(err, errsz, -errno, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    raw.size = (uint64_t)st.st_size;
+    rc = index_build(za, &raw, out, err, errsz);
+out:
+    if (raw.fd >= 0)
+        close(raw.fd);
     zip_discard(za);
     if (rc == 0)
         locate_stored(path, *out);
@@ -853,8 +984,10 @@ int zipx_index_from_tail(const void *tail, size_t tail_len, uint64_t total_len,
     zip_error_init(&t.error);
     rc = tail_open(&t, &za, err, errsz);
     if (rc == 0) {
+        struct raw_src raw = {.fd = -1, .tail = tail, .tail_len = tail_len, .size = total_len};
+
         t.read_head = false;
-        rc = index_build(za, out, err, errsz);
+        rc = index_build(za, &raw, out, err, errsz);
         zip_discard(za);
     }
     if (rc == 0 && t.read_head) {

@@ -18,13 +18,13 @@
 #define ZIPX_MAX_ENTRIES 20000
 
 struct zipx_entry {
-    const char *name;  /* relative to the stripped top-level folder, no trailing '/' */
-    uint64_t size;     /* uncompressed */
+    const char *name; /* relative to the stripped top-level folder, no trailing '/' */
+    uint64_t size;    /* uncompressed */
     uint64_t comp_size;
-    time_t mtime;      /* from the 0x5455 extra field when present, else DOS time (UTC) */
-    mode_t mode;       /* permission bits from Unix external attributes, else 0644/0755 */
-    bool is_dir;       /* explicit directory entry, or implied by a deeper name */
-    bool implicit;     /* directory with no entry of its own in the archive */
+    time_t mtime;  /* from the 0x5455 extra field when present, else DOS time (UTC) */
+    mode_t mode;   /* permission bits from Unix external attributes, else 0644/0755 */
+    bool is_dir;   /* explicit directory entry, or implied by a deeper name */
+    bool implicit; /* directory with no entry of its own in the archive */
     uint32_t crc;
     int64_t zindex;    /* index in the zip, -1 for implicit directories */
     uint64_t data_off; /* a stored entry of an index read from a whole archive: where its
@@ -34,7 +34,8 @@ struct zipx_entry {
 struct zipx_index;
 
 /* Reads the central directory of the zip at path. Hidden with a log line (QLOG_WARN): unsafe
- * names (path_entry_is_safe), symlinks, encrypted entries, entries over ZIPX_MAX_ENTRY_SIZE,
+ * names (path_entry_is_safe), names holding a NUL byte (checked in the raw central directory:
+ * libzip shows a NUL as a space), symlinks, encrypted entries, entries over ZIPX_MAX_ENTRY_SIZE,
  * unsupported compression, duplicates (first kept). Returns 0 or -errno (-EINVAL for a zip
  * libzip cannot read, -EFBIG over ZIPX_MAX_ENTRIES) with a reason in err. */
 int zipx_index_open(const char *path, struct zipx_index **out, char *err, size_t errsz);
@@ -93,8 +94,8 @@ typedef bool (*zipx_skip_fn)(void *arg, const char *relpath);
  * and an explicit top-level folder entry is kept. Files for which skip returns true, and
  * symlinks, are left out. Returns 0 or -errno with a reason in err. */
 int zipx_build(const char *base_zip, const struct zipx_index *base_idx, const char *prefix,
-               bool prefix_explicit, const char *tree_dir, const char *out_zip,
-               zipx_skip_fn skip, void *skip_arg, char *err, size_t errsz);
+               bool prefix_explicit, const char *tree_dir, const char *out_zip, zipx_skip_fn skip,
+               void *skip_arg, char *err, size_t errsz);
 
 /* CRC-32 of a local file's content; 0 on success. */
 int zipx_file_crc(const char *path, uint32_t *crc, uint64_t *size);

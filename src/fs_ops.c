@@ -82,6 +82,9 @@ static int op_open(const char *path, struct fuse_file_info *fi)
         /* Only writers have an upload error to report at close: readers skip the FLUSH
          * round trip (cp -r makes one per file). */
         fi->noflush = !fh->writer;
+        /* The kernel keeps the file's pages while its extension's version is unchanged;
+         * otherwise this open drops them before any read (see tenant_kcache_keep). */
+        fi->keep_cache = tenant_kcache_keep(ctx()->tenant, path);
     }
     return rc;
 }
@@ -219,8 +222,10 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
      * keeps working); those names are local-only and never uploaded. */
     cfg->hard_remove = 0;
     cfg->nullpath_ok = 1;
-    /* The kernel keeps file pages across opens while size and mtime are unchanged. */
-    cfg->auto_cache = 1;
+    /* Not auto_cache: it keeps pages while size and mtime are unchanged, which a new version
+     * can be with other bytes. op_open sets keep_cache by version instead, and the kernel
+     * itself drops pages when getattr shows a new size or mtime (auto_inval_data). */
+    cfg->auto_cache = 0;
     cfg->attr_timeout = q->o.list_ttl;
     cfg->entry_timeout = q->o.list_ttl;
     cfg->negative_timeout = 0;
@@ -231,6 +236,8 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
         conn->max_readahead = (unsigned)q->o.read_ahead;
     node_tune_mount(q);
     q->fuse = fuse_get_context()->fuse;
+    if (tenant_kcache_start(q->tenant) != 0)
+        log_err("cannot start the kernel cache thread: old versions' pages may be served");
     /* Threads start here, after fuse_main may have forked into the background. */
     if (wb_start(q->wb) != 0)
         log_err("cannot start the upload threads");
@@ -241,6 +248,8 @@ static void op_destroy(void *private_data)
 {
     struct qfs *q = private_data;
     int left = wb_stop(q->wb, true);
+
+    /* main.c's run_fuse stopped the kernel-cache worker before libfuse freed its tables */
 
     if (left > 0)
         log_err("%d extension(s) still hold changes in %s; they will be uploaded at the next "

@@ -1162,10 +1162,12 @@ static int finish(struct http *h, const struct http_req *req, struct xfer *x,
         /* EIO, not EFBIG: the service misbehaved; no file of ours is too big. */
         return x->too_big ? -EIO : x->sink_err;
     }
+    /* Timeouts and 429s that never stopped reach the caller as EIO (DESIGN "Errors"): the
+     * syscall cannot act on ETIMEDOUT or EAGAIN, and the message says what happened. */
     if (oc->cc == CURLE_OPERATION_TIMEDOUT) {
         snprintf(resp->message, sizeof(resp->message), "timed out after %ld s waiting for %s",
                  h->o.timeout_s, h->host);
-        return -ETIMEDOUT;
+        return -EIO;
     }
     if (oc->cc != CURLE_OK) {
         /* A status means the service answered and the transfer broke off later. */
@@ -1176,6 +1178,13 @@ static int finish(struct http *h, const struct http_req *req, struct xfer *x,
     if (oc->status >= 400) {
         status_message(req, x, oc->status, resp->message, sizeof(resp->message));
         rc = -http_status_errno(oc->status);
+    }
+    if (oc->status == 429) {
+        size_t n = strlen(resp->message);
+
+        snprintf(resp->message + n, sizeof(resp->message) - n, " (still after %d retries)",
+                 RETRIES_429_MAX);
+        rc = -EIO;
     }
     resp->partial = oc->status == 206;
     resp->total_len = x->total_len;
@@ -1193,24 +1202,36 @@ static int finish(struct http *h, const struct http_req *req, struct xfer *x,
 
 enum next { NEXT_DONE, NEXT_RETRY, NEXT_REFRESH };
 
+/* What one http_do has gone through so far. */
+struct tries {
+    int fails;    /* 5xx, resets and timeouts retried so far */
+    int timeouts; /* of which timeouts */
+    int n429;
+    bool refreshed; /* the token was refreshed after a 401 */
+    unsigned seed;  /* for the backoff jitter */
+};
+
+/* A server that let a request time out once is likely hung: each further try costs a whole
+ * timeout, so a timed-out request is retried at most once. */
+#define TIMEOUT_RETRIES_MAX 1
+
 static enum next classify(struct http *h, const struct http_req *req, const struct xfer *x,
-                          const struct outcome *oc, int *fails, int *n429, bool *refreshed,
-                          unsigned *seed)
+                          const struct outcome *oc, struct tries *t)
 {
     if (oc->local_err)
         return NEXT_DONE;
-    if (oc->cc == CURLE_OK && oc->status == 401 && !*refreshed && h->auth && !req->no_auth) {
-        *refreshed = true;
+    if (oc->cc == CURLE_OK && oc->status == 401 && !t->refreshed && h->auth && !req->no_auth) {
+        t->refreshed = true;
         return NEXT_REFRESH;
     }
     if (oc->cc == CURLE_OK && oc->status == 429) {
         stats_add(h, &h->stats.status_429, 1);
-        if (++*n429 > RETRIES_429_MAX)
+        if (++t->n429 > RETRIES_429_MAX)
             return NEXT_DONE;
         long secs = http_parse_retry_after(x->retry_after[0] ? x->retry_after : NULL,
                                            h->o.retry_after_cap_s);
 
-        if (*n429 == 1)
+        if (t->n429 == 1)
             log_info("%s %s: the service asks to wait %ld s (429)", req->method, req->path, secs);
         else
             log_dbg("%s %s: 429 again, waiting %ld s", req->method, req->path, secs);
@@ -1219,9 +1240,11 @@ static enum next classify(struct http *h, const struct http_req *req, const stru
     }
     bool retry = oc->cc == CURLE_OK ? oc->status >= 500 : transport_retryable(oc->cc);
 
-    if (oc->cc == CURLE_WRITE_ERROR || !retry || *fails >= h->o.max_retries)
+    if (oc->cc == CURLE_OPERATION_TIMEDOUT && t->timeouts++ >= TIMEOUT_RETRIES_MAX)
         return NEXT_DONE;
-    sleep_ms(backoff_ms((*fails)++, seed));
+    if (oc->cc == CURLE_WRITE_ERROR || !retry || t->fails >= h->o.max_retries)
+        return NEXT_DONE;
+    sleep_ms(backoff_ms(t->fails++, &t->seed));
     return NEXT_RETRY;
 }
 
@@ -1231,10 +1254,10 @@ int http_do(struct http *h, const struct http_req *req, struct http_resp *resp)
     struct outcome oc = {0};
     struct plan p = {0};
     struct timespec t0 = mono_now();
-    unsigned seed = (unsigned)t0.tv_nsec ^ (unsigned)(uintptr_t)&x;
-    int fails = 0, n429 = 0, rc;
-    bool refreshed = false, refresh = false;
+    struct tries t = {.seed = (unsigned)t0.tv_nsec ^ (unsigned)(uintptr_t)&x};
+    bool refresh = false;
     enum next nx;
+    int rc;
 
     memset(resp, 0, sizeof(*resp));
     resp->total_len = -1;
@@ -1246,7 +1269,7 @@ int http_do(struct http *h, const struct http_req *req, struct http_resp *resp)
     for (;;) {
         pace_wait(h, req->tier);
         attempt(h, req, &p, refresh, &x, &oc, resp);
-        nx = classify(h, req, &x, &oc, &fails, &n429, &refreshed, &seed);
+        nx = classify(h, req, &x, &oc, &t);
         if (nx == NEXT_DONE)
             break;
         refresh = nx == NEXT_REFRESH;

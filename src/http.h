@@ -13,15 +13,15 @@
 struct http;
 
 struct http_opts {
-    const char *base_url; /* "https://tenant.region.qlikcloud.com", no trailing slash */
-    int max_conns;        /* pool size: at most this many requests in flight */
-    long timeout_s;       /* a request with no progress for this long fails (ETIMEDOUT) */
-    bool insecure;        /* skip TLS verification (-o insecure) */
-    const char *cacert;   /* extra CA bundle file, or NULL */
-    int max_retries;      /* for 5xx, resets, timeouts; 429 retries do not count */
-    int tier1_per_min;    /* client-side pacing of GETs; 0 = none */
-    int tier2_per_min;    /* client-side pacing of POST/PATCH/DELETE; 0 = none */
-    double pace_window_s; /* the service's counting window (0: five minutes) */
+    const char *base_url;   /* "https://tenant.region.qlikcloud.com", no trailing slash */
+    int max_conns;          /* pool size: at most this many requests in flight */
+    long timeout_s;         /* a request with no progress for this long fails (EIO) */
+    bool insecure;          /* skip TLS verification (-o insecure) */
+    const char *cacert;     /* extra CA bundle file, or NULL */
+    int max_retries;        /* for 5xx, resets, timeouts; 429 retries do not count */
+    int tier1_per_min;      /* client-side pacing of GETs; 0 = none */
+    int tier2_per_min;      /* client-side pacing of POST/PATCH/DELETE; 0 = none */
+    double pace_window_s;   /* the service's counting window (0: five minutes) */
     long retry_after_cap_s; /* a Retry-After above this is capped to it */
 };
 
@@ -36,8 +36,8 @@ enum http_tier { HTTP_TIER1, HTTP_TIER2 };
 typedef int (*http_sink_fn)(void *arg, uint64_t off, const void *buf, size_t n);
 
 struct http_req {
-    const char *method;    /* "GET", "POST", "PATCH", "DELETE" */
-    const char *path;      /* appended to base_url, already percent-encoded */
+    const char *method; /* "GET", "POST", "PATCH", "DELETE" */
+    const char *path;   /* appended to base_url, already percent-encoded */
     enum http_tier tier;
     /* multipart/form-data body: a "data" part (JSON) then a "file" part; both optional. */
     const char *mp_data_json;
@@ -46,30 +46,32 @@ struct http_req {
     /* a plain body (used for JSON POSTs such as /oauth/token) */
     const char *body;
     const char *body_type;
-    bool no_auth;          /* do not send Authorization (token endpoint) */
-    int64_t range_start;   /* send "Range: bytes=start-end" when range_start >= 0 */
-    int64_t range_end;     /* inclusive; -1 = to the end; with range_start < 0 and */
-                           /* range_end > 0: the last range_end bytes (suffix range) */
-    http_sink_fn sink;     /* NULL: the body is collected into resp->body */
+    bool no_auth;        /* do not send Authorization (token endpoint) */
+    int64_t range_start; /* send "Range: bytes=start-end" when range_start >= 0 */
+    int64_t range_end;   /* inclusive; -1 = to the end; with range_start < 0 and */
+                         /* range_end > 0: the last range_end bytes (suffix range) */
+    http_sink_fn sink;   /* NULL: the body is collected into resp->body */
     void *sink_arg;
 };
 
 struct http_resp {
-    long status;           /* final status, 0 when no response arrived */
-    char *body;            /* NUL-terminated when collected (sink == NULL), else NULL */
+    long status; /* final status, 0 when no response arrived */
+    char *body;  /* NUL-terminated when collected (sink == NULL), else NULL */
     size_t body_len;
-    bool partial;          /* 206: the server honoured Range */
-    int64_t total_len;     /* from Content-Range "/total", else -1 */
-    char *etag;            /* ETag header if any */
-    char message[512];     /* the service's error message (meta.message or title) or ours */
+    bool partial;      /* 206: the server honoured Range */
+    int64_t total_len; /* from Content-Range "/total", else -1 */
+    char *etag;        /* ETag header if any */
+    char message[512]; /* the service's error message (meta.message or title) or ours */
 };
 
 struct http *http_new(const struct http_opts *opts, http_auth_fn auth, void *auth_arg);
 void http_free(struct http *h);
 
-/* Performs req with pacing and retries. Returns 0 when a response with status < 400 arrived,
- * otherwise -errno (http_status_errno for HTTP errors, -ETIMEDOUT / -EIO / -EHOSTDOWN for
- * transport failures) with resp->status and resp->message saying what happened. The
+/* Performs req with pacing and retries (a timed-out request at most once more). Returns 0 when
+ * a response with status < 400 arrived, otherwise -errno with resp->status and resp->message
+ * saying what happened: http_status_errno for HTTP errors, except -EIO for 429s that went on
+ * past the retries and for every transport failure (timeouts, resets, refused connections),
+ * as DESIGN's error table has them reach a syscall. The
  * response must be released with http_resp_free in every case. */
 int http_do(struct http *h, const struct http_req *req, struct http_resp *resp);
 void http_resp_free(struct http_resp *resp);

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fuse.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,20 @@ struct tenant {
     unsigned pf_nthr;
     bool pf_stop;
     pthread_cond_t pf_cond;
+    /* Kernel page cache of old versions (kcache_*): a queue of views whose files' pages a
+     * worker thread drops, one at a time, and the thread. */
+    struct kinval *kq_head, **kq_tail;
+    pthread_t kq_thr;
+    bool kq_started, kq_stop;
+    pthread_cond_t kq_cond;
+};
+
+/* One old version whose files' kernel pages are to be dropped. The record stays at the head
+ * of the queue until the worker is done with it, so opens meanwhile see it (tenant_kcache_keep). */
+struct kinval {
+    struct kinval *next;
+    char *ext;        /* the directory name at the time */
+    struct view *old; /* a reference; its index names the files */
 };
 
 double qfs_now(void)
@@ -77,6 +92,8 @@ struct tenant *tenant_new(struct qfs *q)
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
     pthread_cond_init(&t->pf_cond, NULL);
+    pthread_cond_init(&t->kq_cond, NULL);
+    t->kq_tail = &t->kq_head;
     return t;
 }
 
@@ -116,6 +133,7 @@ void tenant_free(struct tenant *t)
     if (!t)
         return;
     walk_stop(t);
+    tenant_kcache_stop(t);
     for (size_t i = 0; i < t->n; i++)
         ext_free(t->exts[i]);
     free(t->exts);
@@ -123,6 +141,7 @@ void tenant_free(struct tenant *t)
     pthread_mutex_destroy(&t->lock);
     pthread_cond_destroy(&t->cond);
     pthread_cond_destroy(&t->pf_cond);
+    pthread_cond_destroy(&t->kq_cond);
     free(t);
 }
 
@@ -223,12 +242,16 @@ static bool name_is_usable(const char *name)
     return name && !strchr(name, '/') && path_entry_is_safe(name, strlen(name));
 }
 
-/* Drops the cached bytes of an extension's old version. Called with the lock held: the
- * block cache has its own short lock and does no I/O. */
+static void kcache_queue_locked(struct tenant *t, struct ext *e);
+
+/* Drops the cached bytes of an extension's old version, and queues its kernel pages to be
+ * dropped. Called with the lock held: the block cache has its own short lock and does no
+ * I/O. */
 static void drop_view_locked(struct tenant *t, struct ext *e)
 {
     if (!e->view)
         return;
+    kcache_queue_locked(t, e);
     if (e->view->id) {
         char prefix[512];
 
@@ -346,6 +369,22 @@ static void merge_list(struct tenant *t, const struct api_list *l)
     free(discard);
 }
 
+/* The service's failures reach a syscall as DESIGN's error table says. api.c answers a
+ * malformed list or model with EPROTO, which no caller of read(2) or ls can act on: it becomes
+ * EIO, and the log line written where it happened says what was wrong. http.c already maps
+ * timeouts and endless 429s; errnos that mean something (EACCES, ENOENT, ENOMEM) pass. */
+static int service_errno(int rc)
+{
+    switch (rc) {
+    case -EPROTO:
+    case -ETIMEDOUT:
+    case -EAGAIN:
+        return -EIO;
+    default:
+        return rc;
+    }
+}
+
 int tenant_refresh(struct tenant *t, bool force)
 {
     struct api_list l = {0};
@@ -372,7 +411,7 @@ int tenant_refresh(struct tenant *t, bool force)
     t->listing = true;
     tenant_unlock(t);
 
-    rc = api_list_extensions(t->q->http, &l, msg, sizeof(msg));
+    rc = service_errno(api_list_extensions(t->q->http, &l, msg, sizeof(msg)));
     if (rc == 0)
         merge_list(t, &l);
     else
@@ -576,7 +615,7 @@ int tenant_fetch_archive(struct tenant *t, const char *id, const char *dest, cha
         snprintf(msg, msgsz, "cannot create %s: %s", dest, strerror(errno));
         return rc;
     }
-    rc = api_get_archive(t->q->http, id, fd_sink_write, &s, msg, msgsz);
+    rc = service_errno(api_get_archive(t->q->http, id, fd_sink_write, &s, msg, msgsz));
     if (close(s.fd) != 0 && rc == 0)
         rc = -errno;
     if (rc)
@@ -739,7 +778,7 @@ int tenant_view_get(struct tenant *t, struct ext *e, struct view **out)
     try_tail = t->ranges != 0;
     tenant_unlock(t);
 
-    rc = fetch_view(t, v, try_tail, msg, sizeof(msg));
+    rc = service_errno(fetch_view(t, v, try_tail, msg, sizeof(msg)));
     if (rc)
         log_err("%s: cannot read the archive: %s", e->name, msg);
 
@@ -986,6 +1025,137 @@ static void walk_stop(struct tenant *t)
     t->pfq_n = 0;
 }
 
+/* --- the kernel's page cache --------------------------------------------------------- */
+/* The kernel keeps a file's pages between opens (keep_cache). A new version with the same
+ * size and mtime (zip mtimes have 2 s steps) would keep serving the old pages, so when a view
+ * is dropped its files' pages are dropped too, in two ways:
+ *  - an open of one of its files while the record is queued gets keep_cache off, so the
+ *    kernel drops that file's pages itself, in the open, before any read;
+ *  - a worker thread calls fuse_invalidate_path for each file, for files already open or
+ *    mapped. Never from a request handler: the kernel handles the notification by locking
+ *    the file's pages, and a page stays locked until the read that filled it is answered;
+ *    a handler waiting for that (single-threaded, -s, it always would) never answers. The
+ *    worker holds no lock of ours while it notifies, so handlers keep running. */
+
+/* Called with the lock held. Without a mount (unit tests) there is no kernel cache. */
+static void kcache_queue_locked(struct tenant *t, struct ext *e)
+{
+    struct kinval *r;
+
+    if (!t->q->fuse || !t->kq_started || t->kq_stop || !e->view->idx)
+        return;
+    r = calloc(1, sizeof(*r));
+    if (!r || !(r->ext = strdup(e->name))) {
+        /* the pages stay until their size or mtime changes: say so, carry on */
+        log_warn("%s: out of memory: the kernel may serve the old version's pages", e->name);
+        free(r);
+        return;
+    }
+    r->old = e->view;
+    r->old->refs++;
+    *t->kq_tail = r;
+    t->kq_tail = &r->next;
+    pthread_cond_signal(&t->kq_cond);
+}
+
+/* Pops the head record. Called with the lock held. */
+static void kcache_pop_locked(struct tenant *t)
+{
+    struct kinval *r = t->kq_head;
+
+    t->kq_head = r->next;
+    if (!t->kq_head)
+        t->kq_tail = &t->kq_head;
+    if (--r->old->refs == 0)
+        view_free(r->old);
+    free(r->ext);
+    free(r);
+}
+
+static void kcache_invalidate(struct tenant *t, const struct kinval *r)
+{
+    const struct zipx_index *idx = r->old->idx;
+
+    for (size_t i = 0; i < zipx_count(idx); i++) {
+        const struct zipx_entry *ent = zipx_entry_at(idx, i);
+        char *path;
+
+        if (ent->is_dir || asprintf(&path, "/%s/%s", r->ext, ent->name) < 0)
+            continue;
+        /* -ENOENT: the kernel holds no inode for it, so no pages either */
+        fuse_invalidate_path(t->q->fuse, path);
+        free(path);
+    }
+}
+
+static void *kcache_worker(void *arg)
+{
+    struct tenant *t = arg;
+    struct kinval *r;
+
+    tenant_lock(t);
+    for (;;) {
+        while (!t->kq_head && !t->kq_stop)
+            pthread_cond_wait(&t->kq_cond, &t->lock);
+        if (t->kq_stop)
+            break;
+        r = t->kq_head;
+        tenant_unlock(t);
+        kcache_invalidate(t, r);
+        tenant_lock(t);
+        kcache_pop_locked(t);
+    }
+    tenant_unlock(t);
+    return NULL;
+}
+
+int tenant_kcache_start(struct tenant *t)
+{
+    int rc;
+
+    tenant_lock(t);
+    rc = t->kq_started ? 0 : pthread_create(&t->kq_thr, NULL, kcache_worker, t);
+    if (rc == 0)
+        t->kq_started = true;
+    tenant_unlock(t);
+    return -rc;
+}
+
+void tenant_kcache_stop(struct tenant *t)
+{
+    bool join;
+
+    tenant_lock(t);
+    t->kq_stop = true;
+    join = t->kq_started;
+    t->kq_started = false;
+    pthread_cond_broadcast(&t->kq_cond);
+    tenant_unlock(t);
+    if (join)
+        pthread_join(t->kq_thr, NULL);
+    tenant_lock(t);
+    while (t->kq_head)
+        kcache_pop_locked(t);
+    tenant_unlock(t);
+}
+
+bool tenant_kcache_keep(struct tenant *t, const char *path)
+{
+    const char *name = path[0] == '/' ? path + 1 : path;
+    const char *rest = strchr(name, '/');
+    bool keep = true;
+
+    if (!rest)
+        return true;
+    tenant_lock(t);
+    for (const struct kinval *r = t->kq_head; r && keep; r = r->next)
+        if (strlen(r->ext) == (size_t)(rest - name) && memcmp(r->ext, name, rest - name) == 0 &&
+            zipx_lookup(r->old->idx, rest + 1))
+            keep = false;
+    tenant_unlock(t);
+    return keep;
+}
+
 /* --- reading file bytes ------------------------------------------------------------- */
 
 struct fill_ctx {
@@ -1176,8 +1346,8 @@ static int fetch_chunk(struct fill_ctx *c, const char *key, uint64_t block, uint
 
     if (off + n > c->ent->size)
         n = c->ent->size - off;
-    rc = api_get_file(c->t->q->http, c->v->id, c->ent->name, off, n, mem_sink_write, &m, &partial,
-                      msg, sizeof(msg));
+    rc = service_errno(api_get_file(c->t->q->http, c->v->id, c->ent->name, off, n, mem_sink_write,
+                                    &m, &partial, msg, sizeof(msg)));
     if (rc) {
         log_err("reading %s failed: %s", c->ent->name, msg);
         free(m.buf);

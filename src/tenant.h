@@ -50,8 +50,7 @@ void tenant_walk_note(struct tenant *t, struct ext *e);
 void tenant_view_put(struct tenant *t, struct view *v);
 /* Makes a copy of zip_path (an archive the service now holds at version) e's current
  * view. */
-int tenant_view_install(struct tenant *t, struct ext *e, const char *version,
-                        const char *zip_path);
+int tenant_view_install(struct tenant *t, struct ext *e, const char *version, const char *zip_path);
 /* Ensures the view's whole archive is on disk (it may hold only the tail index) and returns
  * its path in *path (valid while the view is referenced). */
 int tenant_view_archive(struct tenant *t, struct view *v, const char **path);
@@ -59,6 +58,15 @@ int tenant_view_archive(struct tenant *t, struct view *v, const char **path);
 /* Downloads the whole archive of id into dest. */
 int tenant_fetch_archive(struct tenant *t, const char *id, const char *dest, char *msg,
                          size_t msgsz);
+
+/* The kernel's page cache of versions that were replaced: a worker drops the pages of each
+ * file of an old version (fuse_invalidate_path), never from a request handler. Start once
+ * the mount runs (q->fuse set), stop before the fuse struct goes away. */
+int tenant_kcache_start(struct tenant *t);
+void tenant_kcache_stop(struct tenant *t);
+/* Whether an open of path may keep the kernel's pages (keep_cache): false while the pages
+ * of an old version of that file are still queued to be dropped. */
+bool tenant_kcache_keep(struct tenant *t, const char *path);
 
 /* Reads file bytes of entry ent of view v through the block cache. */
 long tenant_read(struct tenant *t, struct view *v, const struct zipx_entry *ent, char *buf,

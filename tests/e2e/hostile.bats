@@ -57,6 +57,7 @@ PY
     [ "$(find "$MNT/evil" -name "qx-hostile-*" | wc -l)" -eq 0 ]
     grep -q "hiding entry '../qx-hostile-escape.js'" "$QEXTFS_LOG"
     grep -q "hiding entry 'link.js'" "$QEXTFS_LOG"
+    grep -q "hiding entry '/abs.js': absolute path" "$QEXTFS_LOG"
     # an edit stages the tree: still nothing outside the staging area, and the upload
     # carries no hostile name back
     echo 'edited();' >"$MNT/evil/evil.js"
@@ -67,6 +68,46 @@ PY
     cat "$BATS_TEST_TMPDIR/names"
     ! grep -E '\.\.|^/|link\.js' "$BATS_TEST_TMPDIR/names"
     unzip -p "$BATS_TEST_TMPDIR/after.zip" evil.js | grep -q edited
+}
+
+@test "a NUL in a name, a name over 255 bytes, a declared size over 100 MB: hidden with a log line" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    python3 - "$BATS_TEST_TMPDIR/odd.zip" <<'PY'
+import sys, zipfile, struct
+out = sys.argv[1]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("evil.qext", '{"name":"Evil"}')
+    z.writestr("evil.js", "evil();\n")
+    z.writestr("nQl.js", "nul\n")
+    z.writestr("x" * 256 + ".js", "long\n")
+    z.writestr("lib/" + "y" * 255, "longest allowed\n")
+    z.writestr("big.bin", b"\0" * 4096)
+data = bytearray(open(out, "rb").read())
+# Python's zipfile cuts names at a NUL, so the NUL is patched in (local and central names).
+assert data.count(b"nQl.js") == 2
+data = data.replace(b"nQl.js", b"n\0l.js")
+# big.bin declares 200 MB in the central directory only: the index never reads further.
+i = data.find(b"PK\x01\x02")
+while i >= 0:
+    nlen = struct.unpack_from("<H", data, i + 28)[0]
+    if bytes(data[i + 46:i + 46 + nlen]) == b"big.bin":
+        struct.pack_into("<I", data, i + 24, 200 << 20)
+    i = data.find(b"PK\x01\x02", i + 4)
+open(out, "wb").write(data)
+PY
+    tenant_put_unsafe evil "$BATS_TEST_TMPDIR/odd.zip"
+    mount_start
+    ls -la "$MNT/evil" "$MNT/evil/lib"
+    [ "$(ls "$MNT/evil" | tr '\n' ' ')" = "evil.js evil.qext lib " ]
+    [ ! -e "$MNT/evil/n l.js" ]
+    [ ! -e "$MNT/evil/n" ]
+    [ ! -e "$MNT/evil/big.bin" ]
+    [ "$(cat "$MNT/evil/lib/$(printf 'y%.0s' {1..255})")" = 'longest allowed' ]
+    [ "$(cat "$MNT/evil/evil.js")" = 'evil();' ]
+    grep -q "hiding entry 'n l.js': NUL byte in name" "$QEXTFS_LOG"
+    grep -q "hiding entry 'xxxx.*': component over 255 bytes" "$QEXTFS_LOG"
+    grep -q "hiding entry 'big.bin': declared size 209715200 over the limit" "$QEXTFS_LOG"
+    [ "$(cat "$MNT/good/good.js")" = 'good();' ]
 }
 
 @test "a zip bomb whose declared size lies gives EIO for that file, the mount survives" {

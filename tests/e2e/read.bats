@@ -125,22 +125,50 @@ copy_and_compare() {
     [ "$total" -eq 0 ]
 }
 
+# compressible BYTES OUT: text that deflates (about 3:1), so the fake stores it deflated and
+# reads of it go through the block cache; stored entries would be read from the local
+# archive in place.
+compressible() {
+    python3 - "$1" "$2" <<'PY'
+import random, sys
+n, out = int(sys.argv[1]), sys.argv[2]
+r = random.Random(n)
+words = ["%x" % r.getrandbits(20) for _ in range(4096)]
+buf, size = [], 0
+while size < n:
+    line = " ".join(r.choice(words) for _ in range(12)) + "\n"
+    buf.append(line)
+    size += len(line)
+open(out, "w").write("".join(buf)[:n])
+PY
+}
+
+# cache_stat FIELD: the mount's block cache counter (qextfs status --json).
+cache_stat() {
+    "$QEXTFS_BIN" status "$MNT" --json | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["cache"][sys.argv[1]]))' "$1"
+}
+
 @test "reading a 2 MB file twice downloads it once" {
     seed=$BATS_TEST_TMPDIR/seed
     mkdir -p "$seed/big"
     echo '{"name":"big","type":"visualization","version":"1.0.0"}' >"$seed/big/big.qext"
-    head -c 2097152 /dev/urandom >"$seed/big/data.bin"
+    compressible 2097152 "$seed/big/data.txt"
     tenant_start --seed "$seed" --api-key "$TEST_KEY"
     mount_start
     tenant_reset_stats
-    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
-    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
-    echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
-    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
+    cmp "$MNT/big/data.txt" "$seed/big/data.txt"
+    cmp "$MNT/big/data.txt" "$seed/big/data.txt"
+    # without the kernel's pages the third read is the block cache's
+    misses=$(cache_stat misses)
+    echo 3 >/proc/sys/vm/drop_caches
+    cmp "$MNT/big/data.txt" "$seed/big/data.txt"
     a=$(tenant_count "GET /extensions/{id}/file")
     f=$(tenant_count "GET /extensions/{id}/file/{path}")
-    echo "archives=$a files=$f"
+    echo "archives=$a files=$f misses=$misses hits=$(cache_stat hits) bytes=$(cache_stat bytes)"
     [ $((a + f)) -eq 1 ]
+    [ "$(cache_stat bytes)" -ge 2097152 ]
+    [ "$(cache_stat misses)" -eq "$misses" ]
+    [ "$(cache_stat hits)" -ge 16 ]
 }
 
 @test "reading through the per-file endpoint with --ranges downloads a big file once" {
@@ -159,6 +187,27 @@ copy_and_compare() {
     echo "archives=$a files=$f"
     [ "$a" -eq 0 ]
     [ "$f" -ge 1 ] && [ "$f" -le 8 ]
+}
+
+@test "the per-file endpoint reads names with #, %, ?, spaces and non-ASCII byte for byte" {
+    seed=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$seed/odd/sub dir"
+    echo '{"name":"odd"}' >"$seed/odd/odd.qext"
+    # an archive over 2 MB on a --ranges tenant: only its tail is fetched, files come from
+    # /file/{path}
+    head -c 2500000 /dev/urandom >"$seed/odd/pad.bin"
+    names=("a#b.bin" "100%.bin" "what?.bin" "sub dir/with space.bin" "ünïcødé-日本.bin" "%2F.bin")
+    for n in "${names[@]}"; do head -c 300000 /dev/urandom >"$seed/odd/$n"; done
+    tenant_start --seed "$seed" --ranges --api-key "$TEST_KEY"
+    mount_start
+    ls -lR "$MNT/odd" >/dev/null
+    tenant_reset_stats
+    for n in "${names[@]}"; do cmp "$MNT/odd/$n" "$seed/odd/$n"; done
+    a=$(tenant_count "GET /extensions/{id}/file")
+    f=$(tenant_count "GET /extensions/{id}/file/{path}")
+    echo "archives=$a files=$f"
+    [ "$a" -eq 0 ]
+    [ "$f" -eq ${#names[@]} ]
 }
 
 @test "stat and ls -l show sizes and mtimes from the archive" {
@@ -180,9 +229,11 @@ copy_and_compare() {
     n=$(ls "$MNT" | head -1)
     getfattr -d "$MNT/$n" >"$BATS_TEST_TMPDIR/x"
     cat "$BATS_TEST_TMPDIR/x"
-    grep -q '^user.qlik.id=' "$BATS_TEST_TMPDIR/x"
-    grep -q '^user.qlik.name=' "$BATS_TEST_TMPDIR/x"
-    grep -q '^user.qlik.model=' "$BATS_TEST_TMPDIR/x"
+    for a in id name version qextVersion author type description updatedAt model; do
+        grep -q "^user.qlik.$a=" "$BATS_TEST_TMPDIR/x"
+    done
+    [ "$(grep -c '^user.qlik.' "$BATS_TEST_TMPDIR/x")" -eq 9 ]
+    getfattr --only-values -n user.qlik.model "$MNT/$n" | python3 -c 'import json,sys; json.load(sys.stdin)'
     [ "$(getfattr --only-values -n user.qlik.type "$MNT/$n")" = visualization ]
 }
 
@@ -198,6 +249,50 @@ copy_and_compare() {
     (cd "$seed/fresh" && zip -qr "$BATS_TEST_TMPDIR/new.zip" .)
     tenant_put fresh "$BATS_TEST_TMPDIR/new.zip"
     wait_for bash -c "[ \"\$(cat '$MNT/fresh/main.js')\" = 'version two, longer' ]"
+}
+
+# same_size_zip OUT BYTE: an extension "same" whose data.bin is 3 MiB of one seeded random
+# stream (BYTE picks it), with a fixed DOS mtime and no extended timestamp: two such archives
+# differ only in their bytes, never in size or mtime.
+same_size_zip() {
+    python3 - "$1" "$2" <<'PY'
+import random, sys, zipfile
+out, seed = sys.argv[1], int(sys.argv[2])
+data = random.Random(seed).randbytes(3 << 20)
+with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+    z.writestr(zipfile.ZipInfo("same.qext", (2020, 1, 2, 3, 4, 6)), '{"name":"same"}')
+    z.writestr(zipfile.ZipInfo("data.bin", (2020, 1, 2, 3, 4, 6)), data)
+open(out + ".data", "wb").write(data)
+PY
+}
+
+@test "a new version of the same size and mtime shows its new bytes; the kernel keeps pages while unchanged" {
+    seed=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$seed/same"
+    echo '{"name":"same"}' >"$seed/same/same.qext"
+    same_size_zip "$BATS_TEST_TMPDIR/v1.zip" 1
+    same_size_zip "$BATS_TEST_TMPDIR/v2.zip" 2
+    # --ranges and an archive over 2 MB: reads go to the per-file endpoint, and a 1 MB block
+    # cache cannot hold the file, so only the kernel's pages can spare a second download
+    tenant_start --seed "$seed" --ranges --api-key "$TEST_KEY"
+    api PATCH /same -F "file=@$BATS_TEST_TMPDIR/v1.zip;type=application/zip" >/dev/null
+    mount_start -o list_ttl=1,cache_size=1M
+    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v1.zip.data"
+    before=$(stat -c '%s %Y' "$MNT/same/data.bin")
+    tenant_reset_stats
+    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v1.zip.data"
+    [ "$(tenant_count "GET /extensions/{id}/file/{path}")" -eq 0 ]
+    [ "$(tenant_count "GET /extensions/{id}/file")" -eq 0 ]
+    # behind the mount's back: same size, same mtime, other bytes
+    api PATCH /same -F "file=@$BATS_TEST_TMPDIR/v2.zip;type=application/zip" >/dev/null
+    wait_for cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v2.zip.data"
+    [ "$(stat -c '%s %Y' "$MNT/same/data.bin")" = "$before" ]
+    # and the new version's pages are kept in turn
+    sleep 1.2
+    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v2.zip.data"
+    tenant_reset_stats
+    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v2.zip.data"
+    [ "$(tenant_count "GET /extensions/{id}/file/{path}")" -eq 0 ]
 }
 
 @test "an extension deleted behind the mount's back disappears" {
@@ -217,7 +312,7 @@ copy_and_compare() {
     run ls "$MNT"
     [ "$status" -ne 0 ]
     [[ "$output" == *"Permission denied"* ]]
-    grep -q "401 Unauthorized" "$QEXTFS_LOG"
+    grep -q "401 Unauthorized: the API key was refused" "$QEXTFS_LOG"
     ! grep -q "wrong-key" "$QEXTFS_LOG"
 }
 
@@ -253,6 +348,38 @@ copy_and_compare() {
     run timeout 60 cat "$MNT/$b/$b.js"
     [ "$status" -ne 0 ]
     [[ "$output" == *"Input/output error"* ]]
+    # never read before: listing its folder needs the archive, and fails the same way
+    run timeout 60 ls "$MNT/$b"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Input/output error"* ]]
+    grep -q "cannot reach" "$QEXTFS_LOG"
+    # the old list still answers
+    ls "$MNT" | grep -qx "$b"
+}
+
+@test "a hung tenant: uncached reads fail with EIO, each request is tried twice, cached files read" {
+    tenant_start --generate 3 --api-key "$TEST_KEY"
+    mount_start -o list_ttl=1,timeout=2
+    a=$(ls "$MNT" | sed -n 1p)
+    b=$(ls "$MNT" | sed -n 2p)
+    cat "$MNT/$a/$a.js" >"$BATS_TEST_TMPDIR/a.js"
+    tenant_fault hang=1
+    sleep 1.2
+    tenant_reset_stats
+    run timeout 120 cat "$MNT/$b/$b.js"
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Input/output error"* ]]
+    grep "timed out after 2 s" "$QEXTFS_LOG"
+    l=$(tenant_count "GET /extensions")
+    z=$(tenant_count "GET /extensions/{id}/file")
+    f=$(tenant_count "GET /extensions/{id}/file/{path}")
+    echo "lists=$l archives=$z files=$f"
+    # one try and one retry per request, not max_retries whole timeouts
+    [ "$z" -eq 2 ] && [ "$f" -eq 0 ]
+    [ "$l" -ge 2 ] && [ "$l" -le 4 ] && [ $((l % 2)) -eq 0 ]
+    cmp "$MNT/$a/$a.js" "$BATS_TEST_TMPDIR/a.js"
+    tenant_fault hang=0
 }
 
 @test "getattr on the root and on extension dirs makes no request while the list is fresh" {
@@ -282,14 +409,22 @@ copy_and_compare() {
     # ASan's quarantine holds freed memory on purpose: RSS says nothing about the cache there.
     [[ "$QEXTFS_BIN" != */asan/* ]] || skip "RSS is not meaningful under AddressSanitizer"
     seed=$BATS_TEST_TMPDIR/seed
+    # compressible: deflated entries are read through the block cache (stored ones would be
+    # read in place from the local archive and never fill it)
     for i in 1 2 3; do
         mkdir -p "$seed/blob$i"
         echo "{\"name\":\"blob$i\"}" >"$seed/blob$i/blob$i.qext"
-        head -c 16000000 /dev/urandom >"$seed/blob$i/data.bin"
+        compressible 16000000 "$seed/blob$i/data.txt"
     done
     tenant_start --seed "$seed" --api-key "$TEST_KEY"
     mount_start -o cache_size=16M
-    for i in 1 2 3; do cmp "$MNT/blob$i/data.bin" "$seed/blob$i/data.bin"; done
+    for i in 1 2 3; do cmp "$MNT/blob$i/data.txt" "$seed/blob$i/data.txt"; done
+    # the cache filled up to its bound and went on evicting
+    [ "$(cache_stat capacity)" -eq $((16 << 20)) ]
+    [ "$(cache_stat bytes)" -ge $((8 << 20)) ]
+    [ "$(cache_stat bytes)" -le $((16 << 20)) ]
+    # every block of the 48 MB was looked up there (read requests are at most 128 KiB)
+    [ $(($(cache_stat hits) + $(cache_stat misses))) -ge $((48000000 / (128 << 10))) ]
     hwm=$(awk '/VmHWM/ {print $2}' /proc/$QEXTFS_PID/status)
     echo "peak RSS ${hwm} kB"
     [ "$hwm" -lt $(( (16 + 32) * 1024 )) ]
