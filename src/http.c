@@ -163,6 +163,18 @@ static void sleep_ms(long ms)
 
 /* --- status and error text ------------------------------------------------------------ */
 
+int http_syscall_errno(int rc)
+{
+    switch (rc) {
+    case -EPROTO:
+    case -ETIMEDOUT:
+    case -EAGAIN:
+        return -EIO;
+    default:
+        return rc;
+    }
+}
+
 int http_status_errno(long status)
 {
     if (status < 400)

@@ -81,6 +81,12 @@ void http_req_init(struct http_req *req, const char *method, const char *path);
  * other 4xx EINVAL, 5xx EIO. Returns a positive errno, 0 below 400. */
 int http_status_errno(long status);
 
+/* What a failed service call (-errno from http_do or api.c) returns to a syscall, as DESIGN's
+ * error table says: a malformed answer (-EPROTO), a timeout and endless 429s become -EIO,
+ * since no caller of read(2), ls or fsync can act on them; the log line written where it
+ * happened says what was wrong. Errnos that mean something (EACCES, ENOENT, ...) pass. */
+int http_syscall_errno(int rc);
+
 /* Parses a Retry-After value (delta seconds or HTTP date) into seconds, capped at cap;
  * garbage gives 1. */
 long http_parse_retry_after(const char *value, long cap);

@@ -369,22 +369,6 @@ static void merge_list(struct tenant *t, const struct api_list *l)
     free(discard);
 }
 
-/* The service's failures reach a syscall as DESIGN's error table says. api.c answers a
- * malformed list or model with EPROTO, which no caller of read(2) or ls can act on: it becomes
- * EIO, and the log line written where it happened says what was wrong. http.c already maps
- * timeouts and endless 429s; errnos that mean something (EACCES, ENOENT, ENOMEM) pass. */
-static int service_errno(int rc)
-{
-    switch (rc) {
-    case -EPROTO:
-    case -ETIMEDOUT:
-    case -EAGAIN:
-        return -EIO;
-    default:
-        return rc;
-    }
-}
-
 int tenant_refresh(struct tenant *t, bool force)
 {
     struct api_list l = {0};
@@ -411,7 +395,7 @@ int tenant_refresh(struct tenant *t, bool force)
     t->listing = true;
     tenant_unlock(t);
 
-    rc = service_errno(api_list_extensions(t->q->http, &l, msg, sizeof(msg)));
+    rc = http_syscall_errno(api_list_extensions(t->q->http, &l, msg, sizeof(msg)));
     if (rc == 0)
         merge_list(t, &l);
     else
@@ -615,7 +599,7 @@ int tenant_fetch_archive(struct tenant *t, const char *id, const char *dest, cha
         snprintf(msg, msgsz, "cannot create %s: %s", dest, strerror(errno));
         return rc;
     }
-    rc = service_errno(api_get_archive(t->q->http, id, fd_sink_write, &s, msg, msgsz));
+    rc = http_syscall_errno(api_get_archive(t->q->http, id, fd_sink_write, &s, msg, msgsz));
     if (close(s.fd) != 0 && rc == 0)
         rc = -errno;
     if (rc)
@@ -778,7 +762,7 @@ int tenant_view_get(struct tenant *t, struct ext *e, struct view **out)
     try_tail = t->ranges != 0;
     tenant_unlock(t);
 
-    rc = service_errno(fetch_view(t, v, try_tail, msg, sizeof(msg)));
+    rc = http_syscall_errno(fetch_view(t, v, try_tail, msg, sizeof(msg)));
     if (rc)
         log_err("%s: cannot read the archive: %s", e->name, msg);
 
@@ -794,7 +778,7 @@ int tenant_view_get(struct tenant *t, struct ext *e, struct view **out)
         v->refs++;
         e->view = v;
     }
-    if (rc == -ENOENT && !e->staged && !e->is_new)
+    if (rc == -ENOENT && !e->gone && !e->staged && !e->is_new)
         ext_gone_locked(t, e); /* 404/410: deleted behind our back */
     tenant_broadcast(t);
     tenant_unlock(t);
@@ -1346,8 +1330,8 @@ static int fetch_chunk(struct fill_ctx *c, const char *key, uint64_t block, uint
 
     if (off + n > c->ent->size)
         n = c->ent->size - off;
-    rc = service_errno(api_get_file(c->t->q->http, c->v->id, c->ent->name, off, n, mem_sink_write,
-                                    &m, &partial, msg, sizeof(msg)));
+    rc = http_syscall_errno(api_get_file(c->t->q->http, c->v->id, c->ent->name, off, n,
+                                         mem_sink_write, &m, &partial, msg, sizeof(msg)));
     if (rc) {
         log_err("reading %s failed: %s", c->ent->name, msg);
         free(m.buf);

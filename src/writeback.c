@@ -3,6 +3,7 @@
  * is only taken to read or update struct ext fields, never across the network or zip I/O. */
 #include "writeback.h"
 
+#include "http.h"
 #include "log.h"
 #include "path.h"
 #include "staging.h"
@@ -777,7 +778,7 @@ static void upload_failed(struct wb *w, struct ext *e, const struct snapshot *s,
                  rc == -EBUSY;
 
     tenant_lock(w->q->tenant);
-    e->upload_err = -rc;
+    e->upload_err = -http_syscall_errno(rc);
     snprintf(e->upload_msg, sizeof(e->upload_msg), "%s", msg[0] ? msg : strerror(-rc));
     e->attempts++;
     /* Rejections wait for the user's next change; transient failures retry with backoff. */

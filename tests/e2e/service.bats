@@ -23,9 +23,9 @@ bad_list() {
     mount_start
     run ls "$MNT"
     [ "$status" -ne 0 ]
-    # Today qextfs reports EPROTO ("Protocol error"); a change under way makes a malformed
-    # list EIO ("Input/output error"). Either is a clear error; keep only EIO once it lands.
-    [[ "$output" == *"Input/output error"* || "$output" == *"Protocol error"* ]]
+    # DESIGN's error table: what no caller can act on reaches the syscall as EIO; the log
+    # line says what was wrong.
+    [[ "$output" == *"Input/output error"* ]]
     grep -q "listing extensions.*$why" "$QEXTFS_LOG"
     kill -0 "$QEXTFS_PID"
     # a malformed body is not a transient failure: no retry storm

@@ -303,6 +303,14 @@ static void status_errno_table(void **state)
     assert_int_equal(http_status_errno(418), EINVAL);
     assert_int_equal(http_status_errno(500), EIO);
     assert_int_equal(http_status_errno(503), EIO);
+    /* What reaches a syscall: what nobody can act on is EIO, the rest passes. */
+    assert_int_equal(http_syscall_errno(-EPROTO), -EIO);
+    assert_int_equal(http_syscall_errno(-ETIMEDOUT), -EIO);
+    assert_int_equal(http_syscall_errno(-EAGAIN), -EIO);
+    assert_int_equal(http_syscall_errno(-EACCES), -EACCES);
+    assert_int_equal(http_syscall_errno(-ENOENT), -ENOENT);
+    assert_int_equal(http_syscall_errno(-EEXIST), -EEXIST);
+    assert_int_equal(http_syscall_errno(0), 0);
 }
 
 static void expect_error(struct fixture *f, unsigned status, const char *body, int err,
