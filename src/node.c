@@ -369,7 +369,7 @@ long node_read(struct qfs *q, struct node_fh *fh, char *buf, size_t size, off_t 
 
         return r < 0 ? -errno : r;
     }
-    return tenant_read(q->tenant, fh->v, fh->ent, buf, size, off);
+    return tenant_read(q->tenant, fh->v, fh->ent, &fh->ra, buf, size, off);
 }
 
 long node_write(struct qfs *q, struct node_fh *fh, const char *buf, size_t size, off_t off)

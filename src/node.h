@@ -7,6 +7,7 @@
 #define QEXTFS_NODE_H
 
 #include "qextfs.h"
+#include "tenant.h"
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -19,7 +20,8 @@ struct node_fh {
     struct ext *e;        /* referenced */
     struct view *v;       /* referenced, remote only */
     const struct zipx_entry *ent;
-    char rel[]; /* path inside the extension at open time (wr follows renames) */
+    struct tenant_ra ra; /* remote only: sequential read detection */
+    char rel[];          /* path inside the extension at open time (wr follows renames) */
 };
 
 /* Receives one directory entry; st may be NULL. Returns non-zero to stop. */

@@ -65,6 +65,7 @@ static void add_counters(struct qfs *q, cJSON *j)
 {
     struct bcache_stats bs;
     struct http_stats hs;
+    struct tenant_stats ts;
     struct wb_stats ws;
     cJSON *c;
 
@@ -89,6 +90,11 @@ static void add_counters(struct qfs *q, cJSON *j)
         if (hs.by_endpoint[i])
             cJSON_AddNumberToObject(by, http_endpoint_name((enum http_endpoint)i),
                                     (double)hs.by_endpoint[i]);
+    tenant_get_stats(q->tenant, &ts);
+    c = cJSON_AddObjectToObject(j, "ahead");
+    cJSON_AddNumberToObject(c, "archives", (double)ts.archives_ahead);
+    cJSON_AddNumberToObject(c, "chunks_queued", (double)ts.chunks_queued);
+    cJSON_AddNumberToObject(c, "chunks", (double)ts.chunks_ahead);
     wb_get_stats(q->wb, &ws);
     c = cJSON_AddObjectToObject(j, "uploads");
     cJSON_AddNumberToObject(c, "ok", (double)ws.uploads_ok);

@@ -27,6 +27,10 @@
 #define SMALL_ARCHIVE (2 * 1024 * 1024)
 /* Bytes fetched per miss from the per-file endpoint. */
 #define FILE_CHUNK (1024 * 1024)
+/* Chunks fetched ahead of a sequential reader, on top of the kernel's own read-ahead (1 MiB,
+ * node_tune_mount). Measured with a 24 MB file and 20-50 ms of latency: one chunk ahead
+ * makes cat 25-35% faster; two or four ahead gained nothing more. */
+#define RA_CHUNKS 1
 
 struct tenant {
     struct qfs *q;
@@ -57,12 +61,26 @@ struct tenant {
     unsigned pf_nthr;
     bool pf_stop;
     pthread_cond_t pf_cond;
+    /* Chunks to fetch ahead of sequential readers (tenant_read), served by the same workers
+     * before any walk job: a reader is waiting on the next chunk soon, a walk may not be. */
+    struct ra_job *raq_head, **raq_tail;
+    unsigned raq_n;
+    struct tenant_stats stats;
     /* Kernel page cache of old versions (kcache_*): a queue of views whose files' pages a
      * worker thread drops, one at a time, and the thread. */
     struct kinval *kq_head, **kq_tail;
     pthread_t kq_thr;
     bool kq_started, kq_stop;
     pthread_cond_t kq_cond;
+};
+
+/* A chunk of a file to fetch ahead of a sequential reader. */
+struct ra_job {
+    struct ra_job *next;
+    struct view *v; /* referenced: the entry and the key belong to it */
+    const struct zipx_entry *ent;
+    char *key;
+    uint64_t chunk;
 };
 
 /* One old version whose files' kernel pages are to be dropped. The record stays at the head
@@ -94,6 +112,7 @@ struct tenant *tenant_new(struct qfs *q)
     pthread_cond_init(&t->pf_cond, NULL);
     pthread_cond_init(&t->kq_cond, NULL);
     t->kq_tail = &t->kq_head;
+    t->raq_tail = &t->raq_head;
     return t;
 }
 
@@ -893,16 +912,31 @@ static bool walk_wanted_locked(const struct ext *e)
     return !e->gone && !e->view && !e->view_loading && !e->staged && !e->is_new && e->model.id;
 }
 
+static void ra_run(struct tenant *t, struct ra_job *j);
+
+/* A fetch-ahead worker: chunks for sequential readers first, then archives for a walk. */
 static void *walk_worker(void *arg)
 {
     struct tenant *t = arg;
 
     tenant_lock(t);
     for (;;) {
-        while (!t->pf_stop && t->pfq_n == 0)
+        while (!t->pf_stop && t->pfq_n == 0 && !t->raq_head)
             pthread_cond_wait(&t->pf_cond, &t->lock);
         if (t->pf_stop)
             break;
+        if (t->raq_head) {
+            struct ra_job *j = t->raq_head;
+
+            t->raq_head = j->next;
+            if (!t->raq_head)
+                t->raq_tail = &t->raq_head;
+            t->raq_n--;
+            tenant_unlock(t);
+            ra_run(t, j);
+            tenant_lock(t);
+            continue;
+        }
         struct ext *e = t->pfq[0];
 
         memmove(t->pfq, t->pfq + 1, --t->pfq_n * sizeof(*t->pfq));
@@ -912,8 +946,12 @@ static void *walk_worker(void *arg)
         if (wanted) {
             struct view *v = NULL;
 
-            if (tenant_view_get(t, e, &v) == 0)
+            if (tenant_view_get(t, e, &v) == 0) {
                 tenant_view_put(t, v);
+                tenant_lock(t);
+                t->stats.archives_ahead++;
+                tenant_unlock(t);
+            }
         }
         tenant_ext_put(t, e);
         tenant_lock(t);
@@ -1001,6 +1039,16 @@ static void walk_stop(struct tenant *t)
     for (size_t i = 0; i < t->pfq_n; i++)
         if (--t->pfq[i]->refs == 0)
             ext_free(t->pfq[i]);
+    while (t->raq_head) {
+        struct ra_job *j = t->raq_head;
+
+        t->raq_head = j->next;
+        tenant_view_put(t, j->v);
+        free(j->key);
+        free(j);
+    }
+    t->raq_tail = &t->raq_head;
+    t->raq_n = 0;
     free(t->pf_thr);
     free(t->pfq);
     t->pf_thr = NULL;
@@ -1146,6 +1194,7 @@ struct fill_ctx {
     struct tenant *t;
     struct view *v;
     const struct zipx_entry *ent;
+    const char *archive; /* v->archive_path when the read began (set once, then fixed) */
 };
 
 /* Streams a whole entry out of the local archive, putting every block into the cache;
@@ -1217,7 +1266,7 @@ static int fill_from_archive(struct fill_ctx *c, const char *key, uint64_t block
     if (!s.blk)
         return -ENOMEM;
     *len = 0;
-    rc = zipx_extract(c->v->archive_path, c->ent, block_sink_write, &s);
+    rc = zipx_extract(c->archive, c->ent, block_sink_write, &s);
     if (rc == 0 && (s.fill > 0 || s.block == 0))
         rc = block_emit(&s); /* the short last block (or an empty file's only block) */
     if (rc)
@@ -1272,15 +1321,18 @@ static bool chunk_busy_locked(struct tenant *t, const char *key, uint64_t chunk)
     return false;
 }
 
-/* Claims chunk for this thread, or waits while another thread fetches it. Returns true
- * when claimed; false when the other fetch finished (its blocks may now be cached). */
-static bool chunk_claim(struct tenant *t, const char *key, uint64_t chunk)
+/* Claims chunk for this thread, or waits while another thread fetches it (returns at once
+ * when !wait). Returns true when claimed; false when another fetch has it or finished it
+ * (its blocks may now be cached). */
+static bool chunk_claim(struct tenant *t, const char *key, uint64_t chunk, bool wait)
 {
     bool waited = false;
 
     tenant_lock(t);
     while (chunk_busy_locked(t, key, chunk)) {
         waited = true;
+        if (!wait)
+            break;
         tenant_wait(t);
     }
     if (!waited && t->ninflight == t->capinflight) {
@@ -1315,7 +1367,7 @@ static void chunk_release(struct tenant *t, const char *key, uint64_t chunk)
 }
 
 /* Fetches one chunk of a file from the per-file endpoint and caches its blocks; the block
- * wanted is copied to buf. */
+ * wanted is copied to buf (none when block is beyond the chunk). */
 static int fetch_chunk(struct fill_ctx *c, const char *key, uint64_t block, uint64_t chunk,
                        void *buf, size_t *len)
 {
@@ -1368,12 +1420,16 @@ static int fill_from_service(struct fill_ctx *c, const char *key, uint64_t block
         return 0;
     }
     for (int tries = 0; tries < 3; tries++) {
-        if (chunk_claim(c->t, key, chunk)) {
-            rc = fetch_chunk(c, key, block, chunk, buf, len);
+        if (chunk_claim(c->t, key, chunk, true)) {
+            /* A fetch that ended between our miss and the claim has put our block. */
+            bool fetch = !bcache_contains(c->t->q->bc, key, block);
+
+            rc = fetch ? fetch_chunk(c, key, block, chunk, buf, len) : 0;
             chunk_release(c->t, key, chunk);
-            return rc;
+            if (fetch)
+                return rc;
         }
-        /* Another reader fetched this chunk: our block is cached unless that failed. */
+        /* Another fetch had this chunk: our block is cached unless that failed. */
         if (bcache_contains(c->t->q->bc, key, block)) {
             long r = bcache_get(c->t->q->bc, key, block, buf, fill_block_direct, c);
 
@@ -1398,7 +1454,7 @@ static int fill_block(void *arg, const char *key, uint64_t block, void *buf, siz
 {
     struct fill_ctx *c = arg;
 
-    if (c->v->archive_path)
+    if (c->archive)
         return fill_from_archive(c, key, block, buf, len);
     return fill_from_service(c, key, block, buf, len);
 }
@@ -1457,24 +1513,119 @@ static long read_stored(struct tenant *t, struct view *v, const struct zipx_entr
     return zipx_stored_read(fd, ent, buf, size, (uint64_t)off);
 }
 
-long tenant_read(struct tenant *t, struct view *v, const struct zipx_entry *ent, char *buf,
-                 size_t size, off_t off)
+/* --- chunks fetched ahead of a sequential reader ------------------------------------- */
+
+static void ra_run(struct tenant *t, struct ra_job *j)
+{
+    struct fill_ctx c = {.t = t, .v = j->v, .ent = j->ent};
+    uint64_t first = j->chunk * chunk_len(t) / bcache_block_size(t->q->bc);
+    size_t len;
+
+    /* A reader that got there first (kernel read-ahead does) fetches it itself; the second
+     * look covers a reader that finished between the first look and the claim. */
+    if (!bcache_contains(t->q->bc, j->key, first) && chunk_claim(t, j->key, j->chunk, false)) {
+        if (!bcache_contains(t->q->bc, j->key, first) &&
+            fetch_chunk(&c, j->key, UINT64_MAX, j->chunk, NULL, &len) == 0) {
+            tenant_lock(t);
+            t->stats.chunks_ahead++;
+            tenant_unlock(t);
+        }
+        chunk_release(t, j->key, j->chunk);
+    }
+    tenant_view_put(t, j->v);
+    free(j->key);
+    free(j);
+}
+
+/* Queues chunk of the file behind key; false when it was not (workers stopped or busy
+ * enough: the reader then fetches it itself, as without read-ahead). */
+static bool ra_queue(struct tenant *t, struct view *v, const struct zipx_entry *ent,
+                     const char *key, uint64_t chunk)
+{
+    struct ra_job *j = calloc(1, sizeof(*j));
+    bool queued = false;
+
+    if (!j || !(j->key = strdup(key)))
+        goto out;
+    j->ent = ent;
+    j->chunk = chunk;
+    j->v = v;
+    tenant_lock(t);
+    if (!t->pf_stop && t->raq_n < walk_width(t) * 2 && walk_workers_locked(t)) {
+        v->refs++;
+        *t->raq_tail = j;
+        t->raq_tail = &j->next;
+        t->raq_n++;
+        t->stats.chunks_queued++;
+        pthread_cond_signal(&t->pf_cond);
+        queued = true;
+    }
+    tenant_unlock(t);
+out:
+    if (!queued && j) {
+        free(j->key);
+        free(j);
+    }
+    return queued;
+}
+
+/* Notes a read of [off, off + size) and queues the RA_CHUNKS chunks after it when the reads
+ * go forward from where the last one ended. A first read, or one that jumps, queues
+ * nothing: random access costs no request it did not ask for. */
+static void ra_note(struct tenant *t, struct fill_ctx *c, const char *key, struct tenant_ra *ra,
+                    uint64_t off, size_t size)
+{
+    uint64_t cl = chunk_len(t);
+    uint64_t bs = bcache_block_size(t->q->bc);
+    uint64_t end = off + size;
+    uint64_t prev = atomic_exchange(&ra->next, end + 1);
+    uint64_t next = (end - 1) / cl + 1;
+    uint64_t last = next + RA_CHUNKS - 1;
+    uint64_t q;
+
+    if (prev-- == 0 || end <= prev || off > prev + cl)
+        return;
+    if (last * cl >= c->ent->size)
+        last = (c->ent->size - 1) / cl;
+    q = atomic_load(&ra->queued);
+    /* Only one of a handle's parallel reads queues a given chunk. */
+    if (next > last || q > last || !atomic_compare_exchange_strong(&ra->queued, &q, last + 1))
+        return;
+    for (uint64_t k = q > next ? q : next; k <= last; k++)
+        if (!bcache_contains(t->q->bc, key, k * cl / bs) && !ra_queue(t, c->v, c->ent, key, k))
+            break; /* the reader fetches it itself, as without read-ahead */
+}
+
+long tenant_read(struct tenant *t, struct view *v, const struct zipx_entry *ent,
+                 struct tenant_ra *ra, char *buf, size_t size, off_t off)
 {
     struct fill_ctx c = {.t = t, .v = v, .ent = ent};
     char *key;
     long r;
 
-    if ((uint64_t)off >= ent->size)
+    if ((uint64_t)off >= ent->size || size == 0)
         return 0;
     if ((uint64_t)off + size > ent->size)
         size = (size_t)(ent->size - (uint64_t)off);
-    if (ent->data_off && v->archive_path)
+    tenant_lock(t); /* tenant_view_archive may complete the view meanwhile */
+    c.archive = v->archive_path;
+    tenant_unlock(t);
+    if (ent->data_off && c.archive)
         return read_stored(t, v, ent, buf, size, off);
     if (asprintf(&key, "%s\n%s\n%s", v->id, v->version, ent->name) < 0)
         return -ENOMEM;
+    if (ra && !c.archive)
+        ra_note(t, &c, key, ra, (uint64_t)off, size);
     r = bcache_read(t->q->bc, key, (uint64_t)off, size, buf, fill_block, &c);
     free(key);
     return r;
+}
+
+void tenant_get_stats(struct tenant *t, struct tenant_stats *out)
+{
+    tenant_lock(t);
+    *out = t->stats;
+    tenant_unlock(t);
 }
 
 /* --- attributes ------------------------------------------------------------------- */

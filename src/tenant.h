@@ -7,7 +7,17 @@
 
 #include "qextfs.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/stat.h>
+
+/* Read-ahead state of one open file (zeroed at open). A reader that keeps going on from
+ * where its last read ended gets the next chunk of the file fetched in the background, like
+ * the kernel's read-ahead one level down. Atomic because a handle's reads run in parallel. */
+struct tenant_ra {
+    _Atomic uint64_t next;   /* end offset of the last read + 1; 0 before the first read */
+    _Atomic uint64_t queued; /* the chunk last queued ahead + 1; 0 none yet */
+};
 
 struct tenant *tenant_new(struct qfs *q);
 void tenant_free(struct tenant *t);
@@ -68,9 +78,19 @@ void tenant_kcache_stop(struct tenant *t);
  * of an old version of that file are still queued to be dropped. */
 bool tenant_kcache_keep(struct tenant *t, const char *path);
 
-/* Reads file bytes of entry ent of view v through the block cache. */
-long tenant_read(struct tenant *t, struct view *v, const struct zipx_entry *ent, char *buf,
-                 size_t size, off_t off);
+/* Reads file bytes of entry ent of view v through the block cache. ra (may be NULL) is the
+ * open file's read-ahead state: sequential reads of a file read from the per-file endpoint
+ * fetch its next chunk ahead, on the same workers as the directory walk. */
+long tenant_read(struct tenant *t, struct view *v, const struct zipx_entry *ent,
+                 struct tenant_ra *ra, char *buf, size_t size, off_t off);
+
+/* Counters of the fetch-ahead workers, for the status xattr. */
+struct tenant_stats {
+    uint64_t archives_ahead; /* archives fetched ahead of a directory walk */
+    uint64_t chunks_queued;  /* file chunks queued ahead of a sequential reader */
+    uint64_t chunks_ahead;   /* of those, fetched by a worker (not cached or claimed first) */
+};
+void tenant_get_stats(struct tenant *t, struct tenant_stats *out);
 
 /* stat for an extension directory and for an entry of a view. */
 void tenant_stat_ext(struct tenant *t, const struct ext *e, struct stat *st);

@@ -143,9 +143,32 @@ open(out, "w").write("".join(buf)[:n])
 PY
 }
 
-# cache_stat FIELD: the mount's block cache counter (qextfs status --json).
+# mount_stat GROUP FIELD: one of the mount's counters (qextfs status --json).
+mount_stat() {
+    "$QEXTFS_BIN" status "$MNT" --json | python3 -c 'import json,sys; print(int(json.load(sys.stdin)[sys.argv[1]][sys.argv[2]]))' "$1" "$2"
+}
+
+# cache_stat FIELD: the mount's block cache counter.
 cache_stat() {
-    "$QEXTFS_BIN" status "$MNT" --json | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["cache"][sys.argv[1]]))' "$1"
+    mount_stat cache "$1"
+}
+
+# file_requests_are N: the tenant served exactly N per-file reads since the last reset.
+file_requests_are() {
+    [ "$(tenant_count "GET /extensions/{id}/file/{path}")" -eq "$1" ]
+}
+
+# direct_reads FILE OFFSET...: reads 128 KiB at each offset through one O_DIRECT handle, so
+# each read reaches qextfs as one request in that order, with no kernel read-ahead.
+direct_reads() {
+    python3 - "$@" <<'PY'
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 131072)
+for off in sys.argv[2:]:
+    os.preadv(fd, [buf], int(off))
+os.close(fd)
+PY
 }
 
 @test "reading a 2 MB file twice downloads it once" {
@@ -187,6 +210,44 @@ cache_stat() {
     echo "archives=$a files=$f"
     [ "$a" -eq 0 ]
     [ "$f" -ge 1 ] && [ "$f" -le 8 ]
+}
+
+@test "a sequential reader gets the next chunk fetched ahead; random reads fetch nothing extra" {
+    seed=$BATS_TEST_TMPDIR/seed
+    mkdir -p "$seed/big"
+    echo '{"name":"big","type":"visualization","version":"1.0.0"}' >"$seed/big/big.qext"
+    head -c 6000000 /dev/urandom >"$seed/big/data.bin"
+    head -c 6000000 /dev/urandom >"$seed/big/other.bin"
+    # --ranges and an archive over 2 MB: the file is read from /file/{path}, 1 MiB at a time
+    tenant_start --seed "$seed" --ranges --api-key "$TEST_KEY"
+    mount_start
+    ls -l "$MNT/big" >/dev/null
+    tenant_reset_stats
+    # two reads in a row at the start: only the first 1 MiB chunk is asked for, and the
+    # second read going on from the first has the next chunk fetched in the background
+    direct_reads "$MNT/big/data.bin" 0 131072
+    wait_for file_requests_are 2
+    [ "$(mount_stat ahead chunks)" -eq 1 ]
+    # the reader finds it there: the rest of chunk 1 costs no request, and going on into it
+    # queues chunk 2
+    direct_reads "$MNT/big/data.bin" 1048576 1179648
+    wait_for file_requests_are 3
+    [ "$(mount_stat ahead chunks_queued)" -eq 2 ]
+    # random reads through one handle (backwards, then a jump) queue nothing: one request
+    # for each of chunks 5, 3 and 4
+    direct_reads "$MNT/big/data.bin" 5242880 3145728 4718592
+    [ "$(mount_stat ahead chunks_queued)" -eq 2 ]
+    file_requests_are 6
+    cmp "$MNT/big/data.bin" "$seed/big/data.bin"
+    file_requests_are 6
+    # a plain copy with the kernel's own read-ahead racing the workers: every byte right,
+    # chunks queued ahead, and still each chunk fetched once
+    tenant_reset_stats
+    queued=$(mount_stat ahead chunks_queued)
+    cmp "$MNT/big/other.bin" "$seed/big/other.bin"
+    echo "queued=$(($(mount_stat ahead chunks_queued) - queued)) ahead=$(mount_stat ahead chunks)"
+    [ "$(mount_stat ahead chunks_queued)" -gt "$queued" ]
+    file_requests_are 6
 }
 
 @test "the per-file endpoint reads names with #, %, ?, spaces and non-ASCII byte for byte" {
