@@ -128,12 +128,15 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/share/man/man1/qextfs.1 \
 	      $(DESTDIR)$(PREFIX)/sbin/mount.fuse.qextfs
 
+FORMAT_SRC = src/*.c src/*.h tests/fake-tenant/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c $(TOOL_SRC)
+
 format:
-	clang-format -i src/*.c src/*.h tests/fake-tenant/*.[ch] tests/unit/*.[ch] $(TOOL_SRC)
+	clang-format -i $(FORMAT_SRC)
 
 # cppcheck over everything that is compiled (a few seconds). clang-tidy's analyzer takes
 # minutes here and mostly reports false positives (va_list), so it is not part of lint.
 lint:
+	clang-format --dry-run -Werror $(FORMAT_SRC)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -Isrc -Itests/fake-tenant -Itests/unit \
 	  -Itests/fuzz src tests/fake-tenant tests/unit tests/fuzz tests/tools

@@ -43,8 +43,7 @@ time_t api_parse_time(const char *s);
 /* The endpoints. All return 0 or -errno (see http_status_errno); on error, when msg is not
  * NULL, a one-line reason ("409 Conflict: ...") is written into msg[msgsz]. */
 int api_list_extensions(struct http *h, struct api_list *out, char *msg, size_t msgsz);
-int api_get_extension(struct http *h, const char *id, struct api_ext *out, char *msg,
-                      size_t msgsz);
+int api_get_extension(struct http *h, const char *id, struct api_ext *out, char *msg, size_t msgsz);
 /* GET /extensions/{id}/file into sink. */
 int api_get_archive(struct http *h, const char *id, http_sink_fn sink, void *arg, char *msg,
                     size_t msgsz);
@@ -59,13 +58,12 @@ int api_get_archive_range(struct http *h, const char *id, uint64_t off, uint64_t
 /* GET /extensions/{id}/file/{filepath}, bytes [off, off+len) when len > 0 (Range; a server
  * that ignores it sends the whole file, which sink then receives from offset 0: check
  * *partial). filepath is the path relative to the .qext folder, not yet encoded. */
-int api_get_file(struct http *h, const char *id, const char *filepath, uint64_t off,
-                 uint64_t len, http_sink_fn sink, void *arg, bool *partial, char *msg,
-                 size_t msgsz);
+int api_get_file(struct http *h, const char *id, const char *filepath, uint64_t off, uint64_t len,
+                 http_sink_fn sink, void *arg, bool *partial, char *msg, size_t msgsz);
 /* POST /extensions (create) and PATCH /extensions/{id} (update) with the zip at zip_path.
  * data_json may be NULL ("{}" is sent). On success *out (if not NULL) is the new model. */
-int api_create(struct http *h, const char *zip_path, const char *data_json,
-               struct api_ext *out, char *msg, size_t msgsz);
+int api_create(struct http *h, const char *zip_path, const char *data_json, struct api_ext *out,
+               char *msg, size_t msgsz);
 int api_update(struct http *h, const char *id, const char *zip_path, const char *data_json,
                struct api_ext *out, char *msg, size_t msgsz);
 int api_delete(struct http *h, const char *id, char *msg, size_t msgsz);

@@ -13,8 +13,7 @@ struct bcache;
 /* Fills buf (block_size bytes) with block number `block` of the file named by key and sets
  * *len to the bytes filled (less than block_size only for the last block). May call
  * bcache_put for other blocks of the same or other keys (prefetch). Returns 0 or -errno. */
-typedef int (*bcache_fill_fn)(void *arg, const char *key, uint64_t block, void *buf,
-                              size_t *len);
+typedef int (*bcache_fill_fn)(void *arg, const char *key, uint64_t block, void *buf, size_t *len);
 
 struct bcache *bcache_new(size_t capacity_bytes, size_t block_size);
 void bcache_free(struct bcache *bc);
@@ -23,8 +22,8 @@ size_t bcache_block_size(const struct bcache *bc);
 /* Copies block `block` of key into dst (block_size bytes) and returns its length, filling it
  * through fill (with arg) on a miss; returns -errno when the fill fails (nothing is cached
  * then, and waiters of the same block get the same error). */
-long bcache_get(struct bcache *bc, const char *key, uint64_t block, void *dst,
-                bcache_fill_fn fill, void *arg);
+long bcache_get(struct bcache *bc, const char *key, uint64_t block, void *dst, bcache_fill_fn fill,
+                void *arg);
 
 /* Copies len bytes at offset off of the file named key into dst, block by block, through
  * bcache_get. Returns the bytes copied (short only at end of file: a block shorter than

@@ -19,7 +19,7 @@ struct oauth {
     struct oauth_token {
         char value[48];
         time_t expires;
-    } *tokens;
+    } * tokens;
     size_t n, cap;
     uint64_t issued, seq;
 };

@@ -320,21 +320,18 @@ int server_start(struct ft_server *srv)
         flags |= MHD_USE_TLS;
     }
     /* MHD copies neither PEM: they stay allocated while the daemon runs (one per process). */
-    srv->daemon = cert ? MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
-                                          MHD_OPTION_HTTPS_MEM_CERT, cert,
-                                          MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_SOCK_ADDR,
-                                          &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                          MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, srv,
-                                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-                                          MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                                          MHD_OPTION_END)
-                       : MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
-                                          MHD_OPTION_SOCK_ADDR, &addr,
-                                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                                          MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, srv,
-                                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-                                          MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                                          MHD_OPTION_END);
+    srv->daemon =
+        cert ? MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_HTTPS_MEM_CERT,
+                                cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_SOCK_ADDR, &addr,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, srv,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+                                MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END)
+             : MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                                MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, srv,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+                                MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     srv->tls_pem[0] = cert;
     srv->tls_pem[1] = key;
     if (!srv->daemon) {

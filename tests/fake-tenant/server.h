@@ -26,9 +26,9 @@ struct ft_options {
     bool real_shape, ranges;
     const char **keys; /* accepted bearer keys; none: no auth */
     size_t n_keys;
-    char *client;        /* --client ID:SECRET for POST /oauth/token */
+    char *client;                   /* --client ID:SECRET for POST /oauth/token */
     const char *tls_cert, *tls_key; /* PEM files: serve https */
-    unsigned token_life; /* --token-life seconds, 0 = the default 6 h */
+    unsigned token_life;            /* --token-life seconds, 0 = the default 6 h */
     struct fault_cfg faults;
 };
 

@@ -68,8 +68,7 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 /* Walks the central directory: names, limits, and the one .qext. */
-static int scan_entries(zip_t *za, unsigned flags, zip_int64_t *qext_idx, char *why,
-                        size_t whysz)
+static int scan_entries(zip_t *za, unsigned flags, zip_int64_t *qext_idx, char *why, size_t whysz)
 {
     bool limits = flags & ZC_LIMITS;
     zip_int64_t n = zip_get_num_entries(za, 0);
