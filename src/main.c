@@ -434,8 +434,11 @@ int main(int argc, char *argv[])
     if (cli_is_subcommand(argc, argv))
         return cli_run(argc, argv);
     cli_defaults(&c);
-    if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0)
-        return 2;
+    if (fuse_opt_parse(&args, &c, cli_opts, cli_proc) != 0) {
+        q.o = c.o; /* what was parsed before the bad option is freed below */
+        rc = 2;
+        goto out;
+    }
     if (c.o.show_help || c.o.show_version) {
         if (c.o.show_help)
             usage(argv[0]);
