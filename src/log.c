@@ -37,7 +37,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
     if (log_to_syslog) {
         syslog(prio[level], "%s", line);
-        return;
+        /* Errors go to stderr too: before fuse_daemonize it is still the user's terminal
+         * (a refused start-up says why there), after it /dev/null. */
+        if (level != QLOG_ERR)
+            return;
     }
     /* One fprintf per line so lines from different threads do not interleave. */
     fprintf(stderr, "qextfs: %s: %s\n", tag[level], line);

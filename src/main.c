@@ -420,6 +420,7 @@ static void free_context(struct qfs *q)
         stage_rmtree(q->cache_dir);
         free(q->cache_dir);
     }
+    stage_fini(q);
     free(q->state_dir);
     path_globs_free(q->exclude_globs);
 }
@@ -428,7 +429,7 @@ int main(int argc, char *argv[])
 {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
     struct cli c = {0};
-    struct qfs q = {0};
+    struct qfs q = {.state_lock = -1};
     int rc;
 
     if (cli_is_subcommand(argc, argv))

@@ -54,7 +54,8 @@ struct qfs {
     struct tenant *tenant;
     struct wb *wb;
     char *state_dir;  /* <state>/qextfs/<tenant-key>: staging and trash, survives mounts */
-    char *cache_dir;  /* per-mount archive cache, wiped at start and at unmount */
+    int state_lock;   /* fd of state_dir/lock, flock'd while mounted; -1 before */
+    char *cache_dir;  /* per-mount archive cache, wiped at unmount (or the next start) */
     char *mountpoint; /* absolute; NULL when it could not be resolved */
     char **exclude_globs;
     uid_t uid;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,20 +102,100 @@ void stage_note(struct qfs *q, const char *fmt, ...)
     fclose(f);
 }
 
+/* Writes this process's pid into the lock file, for the message a second mount gets. */
+static void lock_note_pid(struct qfs *q)
+{
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+    if (q->state_lock >= 0 && ftruncate(q->state_lock, 0) == 0 &&
+        pwrite(q->state_lock, pid, (size_t)n, 0) != n)
+        log_warn("cannot write the pid into %s/lock: %s", q->state_dir, strerror(errno));
+}
+
+/* One mount per staging area: two daemons on one would each take the other's staged trees
+ * for a crash's leftovers and upload them. An flock, so a crashed mount's lock dies with
+ * it and the next mount recovers its changes. */
+static int lock_state_dir(struct qfs *q)
+{
+    char p[PATH_MAX], owner[32] = "";
+    ssize_t n;
+    int fd, rc;
+
+    snprintf(p, sizeof(p), "%s/lock", q->state_dir);
+    fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        log_err("cannot open %s: %s", p, strerror(-rc));
+        return rc;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        n = pread(fd, owner, sizeof(owner) - 1, 0);
+        owner[n > 0 ? n : 0] = '\0';
+        owner[strcspn(owner, "\n")] = '\0';
+        if (rc == -EBUSY)
+            log_err("the staging area %s is in use by another qextfs mount (pid %s); give "
+                    "this mount its own -o state_dir=DIR",
+                    q->state_dir, *owner ? owner : "unknown");
+        else
+            log_err("cannot lock %s: %s", p, strerror(-rc));
+        close(fd);
+        return rc;
+    }
+    q->state_lock = fd;
+    lock_note_pid(q);
+    return 0;
+}
+
+/* Archive caches (cache-XXXXXX) of mounts that did not reach their unmount. Only copies of
+ * the service's archives live there, and the lock says no live mount owns them. */
+static void sweep_caches(struct qfs *q)
+{
+    char p[PATH_MAX];
+    struct dirent *d;
+    DIR *dp = opendir(q->state_dir);
+
+    if (!dp)
+        return;
+    while ((d = readdir(dp))) {
+        if (strncmp(d->d_name, "cache-", 6) != 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", q->state_dir, d->d_name);
+        if (stage_rmtree(p) == 0)
+            log_info("removed %s, left by a mount that did not finish", p);
+    }
+    closedir(dp);
+}
+
 int stage_init(struct qfs *q)
 {
     char p[PATH_MAX];
     int rc;
 
+    q->state_lock = -1;
     snprintf(p, sizeof(p), "%s/ext", q->state_dir);
     rc = mkdir_p(p, 0700);
     if (rc == 0) {
         snprintf(p, sizeof(p), "%s/trash", q->state_dir);
         rc = mkdir_p(p, 0700);
     }
-    if (rc)
+    if (rc) {
         log_err("cannot create the staging area %s: %s", q->state_dir, strerror(-rc));
+        return rc;
+    }
+    rc = lock_state_dir(q);
+    if (rc == 0)
+        sweep_caches(q);
     return rc;
+}
+
+void stage_fini(struct qfs *q)
+{
+    if (q->state_dir && q->state_lock >= 0) {
+        close(q->state_lock);
+        q->state_lock = -1;
+    }
 }
 
 int stage_file(struct qfs *q, const char *name, const char *file, char *out, size_t outsz)
@@ -521,6 +602,7 @@ int stage_recover(struct qfs *q)
     int pending = 0;
     DIR *dp;
 
+    lock_note_pid(q); /* this runs in the daemon, after fuse_daemonize forked */
     snprintf(dir, sizeof(dir), "%s/ext", q->state_dir);
     dp = opendir(dir);
     if (!dp)

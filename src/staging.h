@@ -1,7 +1,8 @@
 /* staging: the per-tenant staging area on local disk, where every change lands first.
  * Layout under q->state_dir:  ext/<name>/tree/ (the extension's whole tree, the truth while
  * staged), ext/<name>/base.zip (the archive the tree started from), ext/<name>/meta.json
- * (id, base version, prefix, dirty flag), trash/<name>-<time>.zip (archives rm -r saved).
+ * (id, base version, prefix, dirty flag), trash/<name>-<time>.zip (archives rm -r saved),
+ * lock (flock'd by the mount using the area; holds its pid).
  * Survives crashes and remounts: a dirty tree found at mount time is uploaded. */
 #ifndef QEXTFS_STAGING_H
 #define QEXTFS_STAGING_H
@@ -14,7 +15,11 @@
  * or ~/.local/state/qextfs/<host_port>. malloc'd; NULL on ENOMEM. */
 char *stage_default_dir(const char *tenant_url, const char *override);
 
+/* Creates the staging area and locks it for this process (-EBUSY, logged with the owner's
+ * pid, when another mount holds it), then removes archive caches crashed mounts left. */
 int stage_init(struct qfs *q);
+/* Releases the lock stage_init took. */
+void stage_fini(struct qfs *q);
 
 /* Appends one line to <state_dir>/unmount.log, which `qextfs umount` prints while it waits
  * for the daemon to finish its uploads. */

@@ -340,6 +340,30 @@ os.close(fd)" "$MNT/alpha/alpha.qext"
     [ "$(tenant_count "PATCH /extensions/{id}")" -eq 1 ]
 }
 
+@test "a second mount on the same staging area is refused; a crashed mount's cache is swept" {
+    start
+    cat "$MNT/alpha/alpha.js" >/dev/null
+    second=$BATS_TEST_TMPDIR/second
+    mkdir -p "$second"
+    # Not -f: the refusal must reach the terminal of a daemonizing mount too.
+    run env QLIK_API_KEY="$TEST_KEY" "$QEXTFS_BIN" --tenant "$TENANT_URL" -o state_dir="$STATE" "$second"
+    echo "$output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"staging area $STATE is in use by another qextfs mount (pid $QEXTFS_PID)"* ]]
+    ! mountpoint -q "$second"
+    echo 'the first mount carries on' >"$MNT/alpha/alpha.js"
+    [ "$(fsync_file "$MNT/alpha/alpha.js")" = OK ]
+    cache=$(echo "$STATE"/cache-*)
+    [ -d "$cache" ]
+    mount_kill
+    [ -d "$cache" ]
+    QEXTFS_LOG=$BATS_TEST_TMPDIR/second.log MNT= mount_start
+    [ ! -e "$cache" ]
+    [ "$(find "$STATE" -maxdepth 1 -name 'cache-*' | wc -l)" -eq 1 ]
+    grep -q "removed $cache, left by a mount that did not finish" "$QEXTFS_LOG"
+    [ "$(cat "$MNT/alpha/alpha.js")" = 'the first mount carries on' ]
+}
+
 @test "unmount waits for pending uploads" {
     UPLOAD_DELAY=60 start
     echo 'pending at unmount' >"$MNT/beta/beta.js"

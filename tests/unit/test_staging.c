@@ -12,6 +12,7 @@
 #include "writeback.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -150,6 +151,7 @@ static int teardown_stage(void **state)
 
     tenant_free(f->q.tenant);
     http_free(f->q.http);
+    stage_fini(&f->q);
     stage_rmtree(f->dir);
     free(f);
     return 0;
@@ -311,6 +313,32 @@ static void meta_follows_the_latest_state(void **state)
     pthread_mutex_destroy(&r.mu);
 }
 
+/* A second mount on the same staging area is refused while the first holds it, and gets it
+ * once the first lets go; a crashed mount's archive cache is swept by the next start. */
+static void one_mount_per_staging_area(void **state)
+{
+    struct fixture *f = *state;
+    struct qfs other = {.state_dir = f->dir};
+    char cache[128], file[160];
+    struct stat st;
+    FILE *fp;
+
+    assert_int_equal(stage_init(&other), -EBUSY);
+    assert_int_equal(other.state_lock, -1);
+    snprintf(cache, sizeof(cache), "%s/cache-abc123", f->dir);
+    assert_int_equal(mkdir(cache, 0700), 0);
+    snprintf(file, sizeof(file), "%s/archive.zip", cache);
+    fp = fopen(file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    stage_fini(&f->q);
+    assert_int_equal(stage_init(&other), 0);
+    assert_int_not_equal(stat(cache, &st), 0);
+    assert_int_equal(stage_init(&f->q), -EBUSY);
+    stage_fini(&other);
+    assert_int_equal(stage_init(&f->q), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(qext_detection, setup_stage, teardown_stage),
         cmocka_unit_test_setup_teardown(recovery_finds_dirty_trees, setup_stage, teardown_stage),
         cmocka_unit_test_setup_teardown(meta_follows_the_latest_state, setup_stage, teardown_stage),
+        cmocka_unit_test_setup_teardown(one_mount_per_staging_area, setup_stage, teardown_stage),
     };
 
     int rc;
