@@ -465,7 +465,7 @@ static int get_bytes(struct http *h, char *path, int64_t start, int64_t end, htt
     if (rc == 0)
         rc = expect_status(&resp, 200, 206, "downloading", msg, msgsz);
     if (partial)
-        *partial = rc == 0 && resp.partial;
+        *partial = (rc == 0 || rc == -ECANCELED) && resp.partial;
     if (total)
         *total = rc == 0 && resp.partial ? resp.total_len : -1;
     http_resp_free(&resp);

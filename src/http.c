@@ -1161,6 +1161,7 @@ static int finish(struct http *h, const struct http_req *req, struct xfer *x,
     int rc = 0;
 
     resp->status = oc->status;
+    resp->partial = oc->status == 206; /* also for a sink that stopped the transfer */
     if (oc->local_err)
         return oc->local_err;
     if (oc->cc == CURLE_WRITE_ERROR && x->sink_err) {
@@ -1198,7 +1199,6 @@ static int finish(struct http *h, const struct http_req *req, struct xfer *x,
                  RETRIES_429_MAX);
         rc = -EIO;
     }
-    resp->partial = oc->status == 206;
     resp->total_len = x->total_len;
     if (x->etag[0] && !(resp->etag = strdup(x->etag)))
         return -ENOMEM;

@@ -32,7 +32,9 @@ typedef int (*http_auth_fn)(void *arg, bool force_refresh, char *buf, size_t buf
 enum http_tier { HTTP_TIER1, HTTP_TIER2 };
 
 /* Receives response body bytes at offset off (from the start of the body). A retry restarts
- * at off 0, so a sink must accept rewrites. Returns 0, or -errno to abort the request. */
+ * at off 0, so a sink must accept rewrites. Returns 0, or -errno to abort the request (no
+ * retry; the caller gets that -errno, and resp->partial still says whether it was a 206).
+ * -ECANCELED is the convention for a sink that has all it wants. */
 typedef int (*http_sink_fn)(void *arg, uint64_t off, const void *buf, size_t n);
 
 struct http_req {

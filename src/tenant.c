@@ -1366,43 +1366,149 @@ static void chunk_release(struct tenant *t, const char *key, uint64_t chunk)
     tenant_unlock(t);
 }
 
+/* A per-file fetch on its way into the block cache. A server honouring Range sends the
+ * chunk asked for, kept in m until the answer says where it starts. One that ignores Range
+ * sends the whole file, told apart by outgrowing the chunk: that is streamed through a
+ * block_sink from the chunk on (the blocks before it skipped) and cut off once half the
+ * cache is filled, so memory stays one chunk whatever comes. No answer may outgrow the
+ * file's size in the central directory. */
+struct chunk_sink {
+    const struct fill_ctx *c;
+    uint64_t off, len; /* the chunk asked for */
+    uint64_t keep_end; /* whole file: the transfer stops here (block-aligned or the size) */
+    struct mem_sink m; /* the body while it may be the chunk */
+    struct block_sink b;
+    bool whole;
+    uint64_t at; /* whole: the file offset the next body bytes belong at */
+};
+
+/* Takes body bytes of a whole-file answer at file offset at. -ECANCELED once the bytes
+ * wanted now are in. */
+static int chunk_whole_feed(struct chunk_sink *s, uint64_t at, const char *p, size_t n)
+{
+    int rc;
+
+    if (at < s->off) {
+        uint64_t skip = s->off - at < n ? s->off - at : n;
+
+        at += skip;
+        p += skip;
+        n -= (size_t)skip;
+    }
+    if (at + n > s->keep_end)
+        n = at < s->keep_end ? (size_t)(s->keep_end - at) : 0;
+    rc = block_sink_write(&s->b, p, n);
+    if (rc == 0 && at + n >= s->keep_end && s->keep_end < s->c->ent->size)
+        rc = -ECANCELED;
+    return rc;
+}
+
+static int chunk_sink_write(void *arg, uint64_t off, const void *buf, size_t n)
+{
+    struct chunk_sink *s = arg;
+    int rc;
+
+    if (off + n > s->c->ent->size) {
+        log_err("reading %s: the service sent more than the %llu bytes the archive lists",
+                s->c->ent->name, (unsigned long long)s->c->ent->size);
+        return -EIO;
+    }
+    if (!s->whole && off + n <= s->len)
+        return mem_sink_write(&s->m, off, buf, n);
+    if (s->whole && off == 0) { /* a retry starts the body again */
+        s->b.block = s->off / s->b.bs;
+        s->b.fill = 0;
+        s->at = 0;
+    }
+    if (!s->whole) {
+        s->whole = true;
+        s->b.block = s->off / s->b.bs;
+        s->b.blk = malloc(s->b.bs);
+        if (!s->b.blk)
+            return -ENOMEM;
+        if (off > s->m.len)
+            return -EIO;
+        rc = chunk_whole_feed(s, 0, s->m.buf, (size_t)off);
+        free(s->m.buf);
+        s->m = (struct mem_sink){0};
+        s->at = off;
+        if (rc)
+            return rc;
+    }
+    if (off != s->at)
+        return -EIO; /* a body arrives in order */
+    s->at += n;
+    return chunk_whole_feed(s, off, buf, n);
+}
+
+/* The end of a whole-file answer: its short last block, unless a 206 outgrew its range,
+ * which no block of it can be trusted after. */
+static int chunk_whole_finish(struct chunk_sink *s, bool partial, const char *key)
+{
+    if (partial) {
+        log_err("reading %s: the service answered a range with more bytes than asked for",
+                s->c->ent->name);
+        bcache_drop_prefix(s->c->t->q->bc, key);
+        return -EIO;
+    }
+    return s->b.fill > 0 ? block_emit(&s->b) : 0;
+}
+
 /* Fetches one chunk of a file from the per-file endpoint and caches its blocks; the block
  * wanted is copied to buf (none when block is beyond the chunk). */
 static int fetch_chunk(struct fill_ctx *c, const char *key, uint64_t block, uint64_t chunk,
                        void *buf, size_t *len)
 {
-    size_t bs = bcache_block_size(c->t->q->bc);
-    uint64_t n = chunk_len(c->t);
-    uint64_t off = chunk * n;
-    struct mem_sink m = {0};
+    struct bcache_stats st;
+    struct chunk_sink s = {.c = c};
     bool partial = false;
     char msg[512] = "";
     uint64_t base;
     int rc;
 
-    if (off + n > c->ent->size)
-        n = c->ent->size - off;
-    rc = http_syscall_errno(api_get_file(c->t->q->http, c->v->id, c->ent->name, off, n,
-                                         mem_sink_write, &m, &partial, msg, sizeof(msg)));
+    bcache_get_stats(c->t->q->bc, &st);
+    s.b = (struct block_sink){.bc = c->t->q->bc,
+                              .key = key,
+                              .bs = bcache_block_size(c->t->q->bc),
+                              .want = block,
+                              .want_buf = buf,
+                              .want_len = len};
+    s.len = chunk_len(c->t);
+    s.off = chunk * s.len;
+    if (s.off + s.len > c->ent->size)
+        s.len = c->ent->size - s.off;
+    s.keep_end = s.off + (st.capacity / 2 > s.len ? st.capacity / 2 / s.b.bs * s.b.bs : s.len);
+    if (s.keep_end > c->ent->size)
+        s.keep_end = c->ent->size;
+    *len = 0;
+    rc = api_get_file(c->t->q->http, c->v->id, c->ent->name, s.off, s.len, chunk_sink_write, &s,
+                      &partial, msg, sizeof(msg));
+    if (rc == -ECANCELED && s.whole)
+        rc = 0; /* cut off here: what is wanted now is in */
+    rc = http_syscall_errno(rc);
     if (rc) {
         log_err("reading %s failed: %s", c->ent->name, msg);
-        free(m.buf);
-        return rc;
+        goto out;
     }
-    base = partial ? off : 0; /* a server that ignores Range sends the whole file */
-    *len = 0;
-    for (uint64_t p = 0; p < m.len; p += bs) {
-        size_t k = m.len - p < bs ? m.len - p : bs;
-        uint64_t b = (base + p) / bs;
+    if (s.whole) {
+        rc = chunk_whole_finish(&s, partial, key);
+        goto out;
+    }
+    base = partial ? s.off : 0; /* a small file whole, from a server that ignores Range */
+    for (uint64_t p = 0; p < s.m.len; p += s.b.bs) {
+        size_t k = s.m.len - p < s.b.bs ? s.m.len - p : s.b.bs;
+        uint64_t b = (base + p) / s.b.bs;
 
-        bcache_put(c->t->q->bc, key, b, m.buf + p, k);
+        bcache_put(c->t->q->bc, key, b, s.m.buf + p, k);
         if (b == block) {
-            memcpy(buf, m.buf + p, k);
+            memcpy(buf, s.m.buf + p, k);
             *len = k;
         }
     }
-    free(m.buf);
-    return 0;
+out:
+    free(s.m.buf);
+    free(s.b.blk);
+    return rc;
 }
 
 /* A miss without a local archive: the per-file endpoint, one aligned chunk of blocks at a

@@ -210,6 +210,7 @@ static struct blob *entry_blob(struct ft_server *srv, const struct archive_ref *
 
 static enum MHD_Result api_filepath(struct ft_req *r)
 {
+    struct fault_cfg fc = faults_get(&r->srv->faults);
     struct archive_ref ref;
     struct blob *b = NULL;
     char *name = NULL, msg[1024];
@@ -221,7 +222,8 @@ static enum MHD_Result api_filepath(struct ft_req *r)
     if (asprintf(&name, "%s%s", ref.prefix, r->filepath) >= 0)
         b = entry_blob(r->srv, &ref, name, &err);
     if (b) {
-        ret = respond_download(r, mime_of(r->filepath), b, NULL);
+        ret = fc.whole_files ? respond_body(r, 200, mime_of(r->filepath), b, 0, b->len, NULL)
+                             : respond_download(r, mime_of(r->filepath), b, NULL);
     } else if (err == -ENOENT) {
         snprintf(msg, sizeof(msg), "File %s does not exist in the extension", r->filepath);
         ret = respond_error(r, 404, msg, r->id, NULL, NULL);

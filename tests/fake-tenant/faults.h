@@ -28,6 +28,8 @@ struct fault_cfg {
     bool hang;            /* never answer /api/ requests */
     bool rate_limit;
     unsigned list_pad; /* the list grows to at least this many bytes of padding models */
+    bool whole_files;  /* the per-file endpoint ignores Range (200, the whole file), even
+                          under --ranges: a gateway that drops Range on some routes */
     enum bad_list bad_list;
 };
 
