@@ -92,6 +92,9 @@ static void print_status(cJSON *j)
     }
     printf("cache:       %.1f of %.1f MiB, hit rate %.0f%%\n", num(j, "cache", "bytes") / 1048576.0,
            num(j, "cache", "capacity") / 1048576.0, num(j, "cache", "hit_rate") * 100.0);
+    printf("archives:    %.1f of %.1f MiB on disk, %.0f let go\n",
+           num(j, "archives", "bytes") / 1048576.0, num(j, "archives", "limit") / 1048576.0,
+           num(j, "archives", "let_go"));
     printf("requests:    %.0f (429s: %.0f, retries: %.0f), %.1f MiB in, %.1f MiB out\n",
            num(j, "requests", "total"), num(j, "requests", "status_429"),
            num(j, "requests", "retries"), num(j, "requests", "bytes_in") / 1048576.0,

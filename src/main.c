@@ -36,7 +36,7 @@ enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE, KEY_TENANT 
 
 struct cli {
     struct qfs_opts o;
-    char *cache_size, *block_size, *read_ahead;
+    char *cache_size, *block_size, *read_ahead, *disk_cache;
     char *mountpoint_seen;
 };
 
@@ -53,6 +53,7 @@ static const struct fuse_opt cli_opts[] = {
     OPT("cache_size=%s", cache_size),
     OPT("block_size=%s", block_size),
     OPT("read_ahead=%s", read_ahead),
+    OPT("disk_cache=%s", disk_cache),
     OPT("max_conns=%d", o.max_conns),
     OPT("timeout=%ld", o.timeout),
     OPT("insecure", o.insecure),
@@ -95,6 +96,7 @@ static void usage(const char *prog)
            "    -o cache_size=SIZE            block cache size, K/M/G suffixes (256M)\n"
            "    -o block_size=SIZE            block cache block size (128K)\n"
            "    -o read_ahead=SIZE            kernel read-ahead of the mount, as root (1M)\n"
+           "    -o disk_cache=SIZE            fetched archives kept on disk (1G)\n"
            "    -o max_conns=N                parallel connections to the tenant (8)\n"
            "    -o timeout=SECONDS            a request with no progress fails after (30)\n"
            "    -o upload_delay=SECONDS       quiet time before changes are uploaded (2)\n"
@@ -279,6 +281,7 @@ static int configure(struct cli *c, struct qfs *q)
     q->o.cache_size = c->cache_size ? parse_size(c->cache_size) : 256u << 20;
     q->o.block_size = c->block_size ? parse_size(c->block_size) : 128u << 10;
     q->o.read_ahead = c->read_ahead ? parse_size(c->read_ahead) : 1u << 20;
+    q->o.disk_cache = c->disk_cache ? parse_size(c->disk_cache) : (size_t)1 << 30;
     if (!q->o.tenant_url && env_tenant && *env_tenant)
         q->o.tenant_url = strdup(env_tenant);
     q->auth = auth_from_cli(&q->o, &rc);
@@ -316,6 +319,10 @@ static int configure(struct cli *c, struct qfs *q)
     q->mountpoint = realpath(c->mountpoint_seen, NULL);
     if (q->o.cache_size < (1u << 20) || q->o.block_size < 4096 || q->o.block_size > (16u << 20)) {
         fprintf(stderr, "qextfs: cache_size must be >= 1M and block_size 4K..16M\n");
+        return 2;
+    }
+    if (q->o.disk_cache < (1u << 20)) {
+        fprintf(stderr, "qextfs: disk_cache must be a size of 1M or more\n");
         return 2;
     }
     if (q->o.max_conns < 1 || q->o.max_conns > 64 || q->o.timeout < 1) {
@@ -490,6 +497,7 @@ out:
     free(c.cache_size);
     free(c.block_size);
     free(c.read_ahead);
+    free(c.disk_cache);
     free(q.mountpoint);
     free(c.mountpoint_seen);
     free(q.o.tenant_url);

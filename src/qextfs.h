@@ -31,6 +31,8 @@ struct qfs_opts {
     size_t cache_size; /* block cache bytes */
     size_t block_size;
     size_t read_ahead; /* kernel read-ahead bytes for the mount; 0 leaves the default */
+    size_t disk_cache; /* bytes of fetched archives kept in cache_dir before the least
+                          recently used are let go */
     int max_conns;
     long timeout; /* seconds without progress before a request fails */
     bool insecure;
@@ -74,6 +76,8 @@ struct view {
     struct zipx_index *idx;
     char *archive_path;     /* the whole archive on disk, or NULL when only the tail was read */
     int fd;                 /* archive_path opened for reading stored entries in place, or -1 */
+    uint64_t archive_bytes; /* archive_path's size, counted against disk_cache */
+    uint64_t last_used;     /* tenant lock: the tenant's use clock at the last view_get */
     unsigned char *checked; /* per index entry: 0 CRC not checked yet, 1 good, 2 bad */
 };
 

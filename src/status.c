@@ -95,6 +95,10 @@ static void add_counters(struct qfs *q, cJSON *j)
     cJSON_AddNumberToObject(c, "archives", (double)ts.archives_ahead);
     cJSON_AddNumberToObject(c, "chunks_queued", (double)ts.chunks_queued);
     cJSON_AddNumberToObject(c, "chunks", (double)ts.chunks_ahead);
+    c = cJSON_AddObjectToObject(j, "archives");
+    cJSON_AddNumberToObject(c, "bytes", (double)ts.archive_bytes);
+    cJSON_AddNumberToObject(c, "limit", (double)q->o.disk_cache);
+    cJSON_AddNumberToObject(c, "let_go", (double)ts.archives_evicted);
     wb_get_stats(q->wb, &ws);
     c = cJSON_AddObjectToObject(j, "uploads");
     cJSON_AddNumberToObject(c, "ok", (double)ws.uploads_ok);

@@ -43,6 +43,7 @@ struct tenant {
     int list_err;
     int ranges; /* -1 unknown, 0 no, 1 the server honours Range */
     unsigned archive_seq;
+    uint64_t use_clock; /* ticks once per view_get: the views' LRU order for disk_cache */
     /* Per-file chunk fetches in flight: the block cache makes one fill per block, but a
      * chunk covers many blocks and kernel read-ahead asks for several at once. */
     struct chunk_fetch {
@@ -750,6 +751,56 @@ static struct view *view_new(const char *id, const char *version)
     return v;
 }
 
+/* Notes the size of a freshly fetched view's archive (not yet shared: no lock). */
+static void view_measure(struct view *v)
+{
+    struct stat st;
+
+    if (v->archive_path && stat(v->archive_path, &st) == 0)
+        v->archive_bytes = (uint64_t)st.st_size;
+}
+
+/* Bytes of the archives the current views keep on disk. */
+static uint64_t archive_bytes_locked(const struct tenant *t)
+{
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < t->n; i++)
+        if (t->exts[i]->view && t->exts[i]->view->archive_path)
+            total += t->exts[i]->view->archive_bytes;
+    return total;
+}
+
+/* Once the current views' archives outgrow disk_cache, lets go of the least recently used
+ * (never keep, the one just fetched). Only the extension's reference goes: a reader still
+ * holding the view keeps its file until it is done, and the blocks cached from it stay
+ * valid (same version, same keys), so all a later miss costs is the archive fetched again.
+ * Nothing is dropped from the kernel's page cache either, for the same reason. */
+static void evict_archives_locked(struct tenant *t, const struct view *keep)
+{
+    uint64_t total = archive_bytes_locked(t);
+
+    while (total > t->q->o.disk_cache) {
+        struct ext *lru = NULL;
+
+        for (size_t i = 0; i < t->n; i++) {
+            struct ext *e = t->exts[i];
+
+            if (e->view && e->view->archive_path && e->view != keep &&
+                (!lru || e->view->last_used < lru->view->last_used))
+                lru = e;
+        }
+        if (!lru)
+            break;
+        total -= lru->view->archive_bytes;
+        log_dbg("%s: its archive is let go (disk_cache)", lru->name);
+        if (--lru->view->refs == 0)
+            view_free(lru->view);
+        lru->view = NULL;
+        t->stats.archives_evicted++;
+    }
+}
+
 int tenant_view_get(struct tenant *t, struct ext *e, struct view **out)
 {
     char msg[512] = "";
@@ -763,6 +814,7 @@ int tenant_view_get(struct tenant *t, struct ext *e, struct view **out)
         tenant_wait(t);
     if (e->view) {
         e->view->refs++;
+        e->view->last_used = ++t->use_clock;
         *out = e->view;
         tenant_unlock(t);
         return 0;
@@ -784,6 +836,8 @@ int tenant_view_get(struct tenant *t, struct ext *e, struct view **out)
     rc = http_syscall_errno(fetch_view(t, v, try_tail, msg, sizeof(msg)));
     if (rc)
         log_err("%s: cannot read the archive: %s", e->name, msg);
+    else
+        view_measure(v);
 
     tenant_lock(t);
     e->view_loading = false;
@@ -795,7 +849,9 @@ int tenant_view_get(struct tenant *t, struct ext *e, struct view **out)
         log_dbg("%s: version moved during fetch", e->name);
     } else if (rc == 0) {
         v->refs++;
+        v->last_used = ++t->use_clock;
         e->view = v;
+        evict_archives_locked(t, v);
     }
     if (rc == -ENOENT && !e->gone && !e->staged && !e->is_new)
         ext_gone_locked(t, e); /* 404/410: deleted behind our back */
@@ -846,9 +902,12 @@ int tenant_view_install(struct tenant *t, struct ext *e, const char *version, co
         view_free(v);
         return rc;
     }
+    view_measure(v);
     tenant_lock(t);
     drop_view_locked(t, e);
+    v->last_used = ++t->use_clock;
     e->view = v;
+    evict_archives_locked(t, v);
     tenant_unlock(t);
     return 0;
 }
@@ -875,12 +934,17 @@ int tenant_view_archive(struct tenant *t, struct view *v, const char **path)
         free(p);
         return rc;
     }
+    struct stat st;
+    uint64_t bytes = stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+
     tenant_lock(t);
     if (v->archive_path) { /* someone else fetched it meanwhile */
         unlink(p);
         free(p);
     } else {
         v->archive_path = p;
+        v->archive_bytes = bytes;
+        evict_archives_locked(t, v);
     }
     *path = v->archive_path;
     tenant_unlock(t);
@@ -1731,6 +1795,7 @@ void tenant_get_stats(struct tenant *t, struct tenant_stats *out)
 {
     tenant_lock(t);
     *out = t->stats;
+    out->archive_bytes = archive_bytes_locked(t);
     tenant_unlock(t);
 }
 

@@ -86,9 +86,11 @@ long tenant_read(struct tenant *t, struct view *v, const struct zipx_entry *ent,
 
 /* Counters of the fetch-ahead workers, for the status xattr. */
 struct tenant_stats {
-    uint64_t archives_ahead; /* archives fetched ahead of a directory walk */
-    uint64_t chunks_queued;  /* file chunks queued ahead of a sequential reader */
-    uint64_t chunks_ahead;   /* of those, fetched by a worker (not cached or claimed first) */
+    uint64_t archives_ahead;   /* archives fetched ahead of a directory walk */
+    uint64_t chunks_queued;    /* file chunks queued ahead of a sequential reader */
+    uint64_t chunks_ahead;     /* of those, fetched by a worker (not cached or claimed first) */
+    uint64_t archive_bytes;    /* archives of the current views on disk (bound: disk_cache) */
+    uint64_t archives_evicted; /* views let go to keep within disk_cache */
 };
 void tenant_get_stats(struct tenant *t, struct tenant_stats *out);
 

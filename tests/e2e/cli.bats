@@ -87,6 +87,19 @@ refused() {
     refused cache_size=512K # under the 1M minimum
 }
 
+@test "disk_cache defaults to 1G, takes a size, and refuses a bad one" {
+    tenant_start --generate 1 --api-key "$TEST_KEY"
+    mount_start
+    "$QEXTFS_BIN" status "$MNT" --json | python3 -c 'import json,sys; assert json.load(sys.stdin)["archives"]["limit"] == 1 << 30'
+    mount_stop
+    MNT= STATE= QEXTFS_LOG= QEXTFS_PID=
+    mount_start -o disk_cache=300M
+    "$QEXTFS_BIN" status "$MNT" --json | python3 -c 'import json,sys; assert json.load(sys.stdin)["archives"]["limit"] == 300 << 20'
+    refused disk_cache=12X
+    refused disk_cache=0
+    refused disk_cache=512K
+}
+
 @test "a standard FUSE option passes through: -o ro" {
     tenant_start --generate 1 --api-key "$TEST_KEY"
     mount_start -o ro

@@ -492,6 +492,32 @@ PY
     [ "$total" -eq 0 ]
 }
 
+@test "fetched archives stay within -o disk_cache; one let go is fetched again when needed" {
+    seed=$BATS_TEST_TMPDIR/seed
+    for i in 1 2 3 4 5 6; do
+        mkdir -p "$seed/arc$i"
+        echo "{\"name\":\"arc$i\"}" >"$seed/arc$i/arc$i.qext"
+        head -c 3000000 /dev/urandom >"$seed/arc$i/data.bin"
+    done
+    tenant_start --seed "$seed" --api-key "$TEST_KEY"
+    # a 1M block cache cannot hold a file: every read needs the archive
+    mount_start -o disk_cache=8M,cache_size=1M
+    for i in 1 2 3 4 5 6; do
+        cmp "$MNT/arc$i/data.bin" "$seed/arc$i/data.bin"
+        [ "$(mount_stat archives bytes)" -le $((8 << 20)) ]
+    done
+    [ "$(mount_stat archives limit)" -eq $((8 << 20)) ]
+    [ "$(mount_stat archives let_go)" -ge 4 ]
+    # what is on disk: the kept archives, and none of those let go
+    on_disk=$(du -sb "$STATE"/cache-* | awk '{s += $1} END {print s}')
+    echo "on disk: $on_disk"
+    [ "$on_disk" -le $((8 << 20)) ]
+    tenant_reset_stats
+    cmp "$MNT/arc1/data.bin" "$seed/arc1/data.bin"
+    [ "$(tenant_count "GET /extensions/{id}/file")" -eq 1 ]
+    "$QEXTFS_BIN" status "$MNT" | grep -E '^archives: +[0-9.]+ of 8.0 MiB on disk, [0-9]+ let go'
+}
+
 @test "the block cache bounds memory: reading 3x cache_size keeps RSS under cache_size + 32 MB" {
     # ASan's quarantine holds freed memory on purpose: RSS says nothing about the cache there.
     [[ "$QEXTFS_BIN" != */asan/* ]] || skip "RSS is not meaningful under AddressSanitizer"
