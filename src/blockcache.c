@@ -472,9 +472,10 @@ long bcache_read(struct bcache *bc, const char *key, uint64_t off, size_t len, v
             break; /* a short block ends the file */
     }
     free(scratch);
-    if (r < 0 && done == 0)
-        return r;
-    return (long)done;
+    /* An error fails the whole read, even after some blocks: FUSE takes a short read for
+     * the end of the file and shrinks the file's size to it (fuse_short_read), so cp would
+     * quietly copy a truncated file. */
+    return r < 0 ? r : (long)done;
 }
 
 /* --- put, contains, drop, stats ------------------------------------------------------- */

@@ -27,7 +27,7 @@ long bcache_get(struct bcache *bc, const char *key, uint64_t block, void *dst, b
 
 /* Copies len bytes at offset off of the file named key into dst, block by block, through
  * bcache_get. Returns the bytes copied (short only at end of file: a block shorter than
- * block_size ends the file) or -errno. */
+ * block_size ends the file) or -errno, also when blocks before the failing one were read. */
 long bcache_read(struct bcache *bc, const char *key, uint64_t off, size_t len, void *dst,
                  bcache_fill_fn fill, void *arg);
 

@@ -1492,7 +1492,7 @@ static int chunk_sink_write(void *arg, uint64_t off, const void *buf, size_t n)
             return -ENOMEM;
         if (off > s->m.len)
             return -EIO;
-        rc = chunk_whole_feed(s, 0, s->m.buf, (size_t)off);
+        rc = off ? chunk_whole_feed(s, 0, s->m.buf, (size_t)off) : 0;
         free(s->m.buf);
         s->m = (struct mem_sink){0};
         s->at = off;
@@ -1505,13 +1505,16 @@ static int chunk_sink_write(void *arg, uint64_t off, const void *buf, size_t n)
     return chunk_whole_feed(s, off, buf, n);
 }
 
-/* The end of a whole-file answer: its short last block, unless a 206 outgrew its range,
- * which no block of it can be trusted after. */
+/* The end of a whole-file answer: its short last block, unless a 206 outgrew its range or
+ * the file ended before the archive says it does: no block of it can be trusted then. */
 static int chunk_whole_finish(struct chunk_sink *s, bool partial, const char *key)
 {
-    if (partial) {
-        log_err("reading %s: the service answered a range with more bytes than asked for",
-                s->c->ent->name);
+    const char *why = partial               ? "answered a range with more bytes than asked for"
+                      : s->at < s->keep_end ? "sent fewer bytes than the archive lists"
+                                            : NULL;
+
+    if (why) {
+        log_err("reading %s: the service %s", s->c->ent->name, why);
         bcache_drop_prefix(s->c->t->q->bc, key);
         return -EIO;
     }
@@ -1559,6 +1562,11 @@ static int fetch_chunk(struct fill_ctx *c, const char *key, uint64_t block, uint
         goto out;
     }
     base = partial ? s.off : 0; /* a small file whole, from a server that ignores Range */
+    if (s.m.len != (partial ? s.len : c->ent->size)) {
+        log_err("reading %s: the service sent fewer bytes than the archive lists", c->ent->name);
+        rc = -EIO;
+        goto out;
+    }
     for (uint64_t p = 0; p < s.m.len; p += s.b.bs) {
         size_t k = s.m.len - p < s.b.bs ? s.m.len - p : s.b.bs;
         uint64_t b = (base + p) / s.b.bs;

@@ -241,6 +241,26 @@ seed_big() {
     fi
 }
 
+@test "a per-file answer shorter than the archive lists is EIO, never short or wrong bytes" {
+    seed_big 20000000
+    echo 'small file, whole' >"$seed/big/small.txt"
+    tenant_start --seed "$seed" --ranges --api-key "$TEST_KEY"
+    tenant_fault whole_files=2 # the whole file, 1000 bytes short
+    mount_start -o cache_size=16M
+    got=$BATS_TEST_TMPDIR/got
+    for f in data.bin small.txt; do
+        run bash -c "cat '$MNT/big/$f' >'$got'"
+        echo "$f: $status: $output"
+        [ "$status" -ne 0 ]
+        [[ "$output" == *"Input/output error"* ]]
+        # whatever arrived before the error is the file's own start
+        n=$(stat -c %s "$got")
+        [ "$n" -lt "$(stat -c %s "$seed/big/$f")" ]
+        cmp -n "$n" "$got" "$seed/big/$f"
+        grep -q "reading $f: the service sent fewer bytes than the archive lists" "$QEXTFS_LOG"
+    done
+}
+
 @test "a sequential reader gets the next chunk fetched ahead; random reads fetch nothing extra" {
     seed_big 6000000
     head -c 6000000 /dev/urandom >"$seed/big/other.bin"

@@ -222,8 +222,11 @@ static enum MHD_Result api_filepath(struct ft_req *r)
     if (asprintf(&name, "%s%s", ref.prefix, r->filepath) >= 0)
         b = entry_blob(r->srv, &ref, name, &err);
     if (b) {
-        ret = fc.whole_files ? respond_body(r, 200, mime_of(r->filepath), b, 0, b->len, NULL)
-                             : respond_download(r, mime_of(r->filepath), b, NULL);
+        size_t short_by = fc.whole_files == 2 ? (b->len < 1000 ? b->len : 1000) : 0;
+
+        ret = fc.whole_files
+                  ? respond_body(r, 200, mime_of(r->filepath), b, 0, b->len - short_by, NULL)
+                  : respond_download(r, mime_of(r->filepath), b, NULL);
     } else if (err == -ENOENT) {
         snprintf(msg, sizeof(msg), "File %s does not exist in the extension", r->filepath);
         ret = respond_error(r, 404, msg, r->id, NULL, NULL);

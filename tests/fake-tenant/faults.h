@@ -27,9 +27,10 @@ struct fault_cfg {
                              minute times its minutes */
     bool hang;            /* never answer /api/ requests */
     bool rate_limit;
-    unsigned list_pad; /* the list grows to at least this many bytes of padding models */
-    bool whole_files;  /* the per-file endpoint ignores Range (200, the whole file), even
-                          under --ranges: a gateway that drops Range on some routes */
+    unsigned list_pad;    /* the list grows to at least this many bytes of padding models */
+    unsigned whole_files; /* 1: the per-file endpoint ignores Range (200, the whole file),
+                             even under --ranges: a gateway that drops Range on some routes;
+                             2: and each file comes 1000 bytes short of its archive entry */
     enum bad_list bad_list;
 };
 

@@ -26,7 +26,7 @@ static char *fault_json(const struct fault_cfg *c)
     cJSON_AddNumberToObject(o, "tier2", c->tier2);
     cJSON_AddNumberToObject(o, "rate_window", c->rate_window);
     cJSON_AddNumberToObject(o, "list_pad", c->list_pad);
-    cJSON_AddBoolToObject(o, "whole_files", c->whole_files);
+    cJSON_AddNumberToObject(o, "whole_files", c->whole_files);
     cJSON_AddStringToObject(o, "bad_list", bad_list_name(c->bad_list));
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -83,7 +83,7 @@ static enum MHD_Result fault_arg(void *cls, enum MHD_ValueKind kind, const char 
         c->hang = n;
     else if (ok && n <= 1 && strcmp(key, "rate_limit") == 0)
         c->rate_limit = n;
-    else if (ok && n <= 1 && strcmp(key, "whole_files") == 0)
+    else if (ok && n <= 2 && strcmp(key, "whole_files") == 0)
         c->whole_files = n;
     else
         fp->bad = key;
