@@ -751,13 +751,12 @@ static struct view *view_new(const char *id, const char *version)
     return v;
 }
 
-/* Notes the size of a freshly fetched view's archive (not yet shared: no lock). */
-static void view_measure(struct view *v)
+/* The size of a fetched archive, counted against disk_cache (0 when it cannot be told). */
+static uint64_t archive_size(const char *path)
 {
     struct stat st;
 
-    if (v->archive_path && stat(v->archive_path, &st) == 0)
-        v->archive_bytes = (uint64_t)st.st_size;
+    return path && stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
 /* Bytes of the archives the current views keep on disk. */
@@ -837,7 +836,7 @@ int tenant_view_get(struct tenant *t, struct ext *e, struct view **out)
     if (rc)
         log_err("%s: cannot read the archive: %s", e->name, msg);
     else
-        view_measure(v);
+        v->archive_bytes = archive_size(v->archive_path); /* v is not shared yet */
 
     tenant_lock(t);
     e->view_loading = false;
@@ -902,7 +901,7 @@ int tenant_view_install(struct tenant *t, struct ext *e, const char *version, co
         view_free(v);
         return rc;
     }
-    view_measure(v);
+    v->archive_bytes = archive_size(v->archive_path);
     tenant_lock(t);
     drop_view_locked(t, e);
     v->last_used = ++t->use_clock;
@@ -934,8 +933,7 @@ int tenant_view_archive(struct tenant *t, struct view *v, const char **path)
         free(p);
         return rc;
     }
-    struct stat st;
-    uint64_t bytes = stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+    uint64_t bytes = archive_size(p);
 
     tenant_lock(t);
     if (v->archive_path) { /* someone else fetched it meanwhile */
