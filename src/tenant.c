@@ -1528,7 +1528,6 @@ static int fetch_chunk(struct fill_ctx *c, const char *key, uint64_t block, uint
     struct chunk_sink s = {.c = c};
     bool partial = false;
     char msg[512] = "";
-    uint64_t base;
     int rc;
 
     bcache_get_stats(c->t->q->bc, &st);
@@ -1559,22 +1558,18 @@ static int fetch_chunk(struct fill_ctx *c, const char *key, uint64_t block, uint
         rc = chunk_whole_finish(&s, partial, key);
         goto out;
     }
-    base = partial ? s.off : 0; /* a small file whole, from a server that ignores Range */
     if (s.m.len != (partial ? s.len : c->ent->size)) {
         log_err("reading %s: the service sent fewer bytes than the archive lists", c->ent->name);
         rc = -EIO;
         goto out;
     }
-    for (uint64_t p = 0; p < s.m.len; p += s.b.bs) {
-        size_t k = s.m.len - p < s.b.bs ? s.m.len - p : s.b.bs;
-        uint64_t b = (base + p) / s.b.bs;
-
-        bcache_put(c->t->q->bc, key, b, s.m.buf + p, k);
-        if (b == block) {
-            memcpy(buf, s.m.buf + p, k);
-            *len = k;
-        }
-    }
+    /* The chunk (or a small file whole, from a server that ignores Range) into the cache
+     * through the same block_sink a whole-file answer streams through. */
+    s.b.block = (partial ? s.off : 0) / s.b.bs;
+    s.b.blk = malloc(s.b.bs);
+    rc = s.b.blk ? block_sink_write(&s.b, s.m.buf, s.m.len) : -ENOMEM;
+    if (rc == 0 && s.b.fill > 0)
+        rc = block_emit(&s.b);
 out:
     free(s.m.buf);
     free(s.b.blk);
