@@ -410,6 +410,10 @@ int node_fsync(struct qfs *q, struct node_fh *fh, bool datasync)
         return -errno;
     if (fh->wr ? !wb_writer_counts(q->wb, fh->wr) : stage_is_local_only(q, fh->rel))
         return 0;
+    /* The dirty flag must survive a power loss as the bytes just synced do, should the
+     * upload below fail. */
+    if (stage_sync_meta(q, fh->e) != 0)
+        return -EIO;
     tenant_lock(q->tenant);
     dirty = ext_dirty(fh->e) || (fh->e->upload_err && fh->e->staged);
     tenant_unlock(q->tenant);

@@ -42,8 +42,10 @@ void stage_changed(struct qfs *q, struct ext *e, const char *rel);
 /* True when rel never leaves the machine (editor/tool temporaries, -o exclude globs). */
 bool stage_is_local_only(struct qfs *q, const char *rel);
 
-/* Writes meta.json for e from its current fields (atomically). */
+/* Writes meta.json for e from its current fields (atomically, not fsync'd). */
 int stage_save_meta(struct qfs *q, struct ext *e);
+/* Makes e's meta.json durable (fsync), for a user's fsync of a file of e. */
+int stage_sync_meta(struct qfs *q, struct ext *e);
 
 /* Removes e's staging directory (after a delete, or a clean copy of an old version). */
 void stage_discard(struct qfs *q, const char *name);
