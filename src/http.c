@@ -473,6 +473,10 @@ static void on_share_unlock(CURL *c, curl_lock_data data, void *arg)
             (cc) = curl_easy_setopt((c), (opt), (val));                                            \
     } while (0)
 
+/* Receive and send buffer sizes of a handle (see conn_configure). */
+#define HTTP_RECV_BUFFER (512L * 1024)
+#define HTTP_SEND_BUFFER (512L * 1024)
+
 /* The options every request on a handle shares. */
 static CURLcode conn_configure(struct http *h, struct conn *cn)
 {
@@ -503,6 +507,9 @@ static CURLcode conn_configure(struct http *h, struct conn *cn)
     SET(c, cc, CURLOPT_USERAGENT, "qextfs/" QEXTFS_VERSION);
     /* Zips do not compress; ask for the bytes as they are. */
     SET(c, cc, CURLOPT_ACCEPT_ENCODING, (char *)NULL);
+    /* Archives are megabytes: curl's 16 KiB default costs a recv and a write per 16 KiB. */
+    SET(c, cc, CURLOPT_BUFFERSIZE, HTTP_RECV_BUFFER);
+    SET(c, cc, CURLOPT_UPLOAD_BUFFERSIZE, HTTP_SEND_BUFFER);
     SET(c, cc, CURLOPT_WRITEFUNCTION, on_body);
     SET(c, cc, CURLOPT_HEADERFUNCTION, on_header);
     return cc;
