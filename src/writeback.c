@@ -33,6 +33,9 @@ struct wb {
     int nworkers;
     bool started, stopping;
     bool kicked;
+    /* When the scheduler scans next unless kicked (qfs_now() clock; INFINITY until it
+     * sleeps). A change due after that needs no kick: that scan finds it. */
+    double sched_wake;
     struct ext **queue; /* referenced extensions waiting for a worker */
     size_t qlen, qcap;
     unsigned busy;
@@ -97,6 +100,8 @@ static void writer_recount(struct wb *w, struct wb_writer *h)
     h->counted = counted;
 }
 
+static void kick_unless_planned(struct wb *w, double due);
+
 struct wb_writer *wb_writer_open(struct wb *w, struct ext *e, const char *rel)
 {
     struct wb_writer *h = calloc(1, sizeof(*h));
@@ -122,9 +127,13 @@ void wb_writer_close(struct wb *w, struct wb_writer *h)
 
     if (!h)
         return;
+    double due = 0;
+
     tenant_lock(w->q->tenant);
     if (h->counted)
         last = --h->e->open_writers == 0 && ext_dirty(h->e);
+    if (last)
+        due = fmax(h->e->last_change + w->q->o.upload_delay, h->e->next_attempt);
     if (h->prev)
         h->prev->next = h->next;
     else
@@ -134,9 +143,11 @@ void wb_writer_close(struct wb *w, struct wb_writer *h)
     tenant_unlock(w->q->tenant);
     free(h->rel);
     free(h);
-    /* The last writer gone can make the extension due: the scheduler skips it while open. */
+    /* The last writer gone can make the extension due: the scheduler skips it while open.
+     * A scan already planned by then finds it without a wake-up (cp -r closes a file per
+     * file; a kick each was a cross-CPU switch and a scan of every extension). */
     if (last)
-        wb_kick(w);
+        kick_unless_planned(w, due);
 }
 
 /* The name rel takes when from is renamed to to; NULL when rel is not under from. */
@@ -880,12 +891,15 @@ bool wb_upload_due(const struct ext *e, double now, double delay, bool ignore_de
         return false;
     if (ignore_delay)
         return true;
-    if (e->open_writers > 0 || e->upload_err_final)
+    if (e->upload_err_final)
         return false;
     due = fmax(e->last_change + delay, e->next_attempt);
-    if (due <= now)
+    if (due <= now && e->open_writers == 0)
         return true;
-    if (next_due && due < *next_due)
+    /* While a writer is open the extension is not due, but the scan at its due time saves
+     * the last close a wake-up (kick_unless_planned). A due time already past is left to
+     * that close, or the scheduler would spin. */
+    if (next_due && due > now && due < *next_due)
         *next_due = due;
     return false;
 }
@@ -941,12 +955,14 @@ static void *scheduler_main(void *arg)
         double wait;
 
         w->kicked = false;
+        w->sched_wake = INFINITY; /* scanning: a change made meanwhile must kick */
         pthread_mutex_unlock(&w->lock);
         tenant_foreach(w->q->tenant, enqueue_if_due, &sc);
         pthread_mutex_lock(&w->lock);
         if (w->kicked || w->stopping)
             continue;
         wait = fmin(fmax(sc.next_due - qfs_now(), 0.01), 5.0);
+        w->sched_wake = qfs_now() + wait;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += (time_t)wait;
         ts.tv_nsec += (long)((wait - floor(wait)) * 1e9);
@@ -1002,6 +1018,7 @@ struct wb *wb_new(struct qfs *q, int workers)
     if (!w)
         return NULL;
     w->q = q;
+    w->sched_wake = INFINITY;
     w->nworkers = workers > 0 ? workers : 1;
     w->workers = calloc((size_t)w->nworkers, sizeof(*w->workers));
     if (!w->workers) {
@@ -1032,18 +1049,24 @@ int wb_start(struct wb *w)
     return rc ? -rc : 0;
 }
 
-void wb_kick(struct wb *w)
+/* Wakes the scheduler unless it is already kicked or will scan by time due anyway. */
+static void kick_unless_planned(struct wb *w, double due)
 {
     if (!w)
         return;
     pthread_mutex_lock(&w->lock);
     /* Already kicked: the scheduler rescans before it sleeps again, so one wake-up is enough
      * (cp -r of a tree calls this for every file; each wake-up is a cross-CPU switch). */
-    if (!w->kicked) {
+    if (!w->kicked && w->sched_wake > due) {
         w->kicked = true;
         pthread_cond_signal(&w->sched_cond);
     }
     pthread_mutex_unlock(&w->lock);
+}
+
+void wb_kick(struct wb *w)
+{
+    kick_unless_planned(w, -INFINITY);
 }
 
 /* Unmount: every extension with pending changes is uploaded once more, by as many threads as

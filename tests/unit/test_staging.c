@@ -72,6 +72,22 @@ static void open_writer_blocks_until_unmount(void **state)
     assert_true(wb_upload_due(&e, 1000.0, 2.0, true, NULL));
 }
 
+/* The scheduler still plans a scan at an open extension's due time (so the last close
+ * needs no wake-up), but never one in the past, which would make it spin. */
+static void open_writer_still_plans_the_scan(void **state)
+{
+    struct ext e = staged_dirty();
+    double next = INFINITY;
+
+    (void)state;
+    e.open_writers = 1;
+    assert_false(wb_upload_due(&e, 101.0, 2.0, false, &next));
+    assert_true(next == 102.0);
+    next = INFINITY;
+    assert_false(wb_upload_due(&e, 103.0, 2.0, false, &next));
+    assert_true(next == INFINITY);
+}
+
 static void rejection_waits_for_a_change(void **state)
 {
     struct ext e = staged_dirty();
@@ -345,6 +361,7 @@ int main(void)
         cmocka_unit_test(due_after_quiet_period),
         cmocka_unit_test(not_due_when_clean_or_busy),
         cmocka_unit_test(open_writer_blocks_until_unmount),
+        cmocka_unit_test(open_writer_still_plans_the_scan),
         cmocka_unit_test(rejection_waits_for_a_change),
         cmocka_unit_test(backoff_delays_retry),
         cmocka_unit_test(temporaries_stay_local),
