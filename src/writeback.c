@@ -124,11 +124,10 @@ struct wb_writer *wb_writer_open(struct wb *w, struct ext *e, const char *rel)
 void wb_writer_close(struct wb *w, struct wb_writer *h)
 {
     bool last = false;
+    double due = 0;
 
     if (!h)
         return;
-    double due = 0;
-
     tenant_lock(w->q->tenant);
     if (h->counted)
         last = --h->e->open_writers == 0 && ext_dirty(h->e);
