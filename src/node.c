@@ -410,14 +410,16 @@ int node_fsync(struct qfs *q, struct node_fh *fh, bool datasync)
         return -errno;
     if (fh->wr ? !wb_writer_counts(q->wb, fh->wr) : stage_is_local_only(q, fh->rel))
         return 0;
+    tenant_lock(q->tenant);
+    dirty = ext_dirty(fh->e) || (fh->e->upload_err && fh->e->staged);
+    tenant_unlock(q->tenant);
+    if (!dirty)
+        return 0;
     /* The dirty flag must survive a power loss as the bytes just synced do, should the
      * upload below fail. */
     if (stage_sync_meta(q, fh->e) != 0)
         return -EIO;
-    tenant_lock(q->tenant);
-    dirty = ext_dirty(fh->e) || (fh->e->upload_err && fh->e->staged);
-    tenant_unlock(q->tenant);
-    return dirty ? wb_sync(q->wb, fh->e, fh->wr) : 0;
+    return wb_sync(q->wb, fh->e, fh->wr);
 }
 
 void node_release(struct qfs *q, struct node_fh *fh)

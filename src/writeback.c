@@ -102,6 +102,12 @@ static void writer_recount(struct wb *w, struct wb_writer *h)
 
 static void kick_unless_planned(struct wb *w, double due);
 
+/* When e's quiet period and any retry backoff have passed. Tenant lock held. */
+static double due_at(const struct ext *e, double delay)
+{
+    return fmax(e->last_change + delay, e->next_attempt);
+}
+
 struct wb_writer *wb_writer_open(struct wb *w, struct ext *e, const char *rel)
 {
     struct wb_writer *h = calloc(1, sizeof(*h));
@@ -132,7 +138,7 @@ void wb_writer_close(struct wb *w, struct wb_writer *h)
     if (h->counted)
         last = --h->e->open_writers == 0 && ext_dirty(h->e);
     if (last)
-        due = fmax(h->e->last_change + w->q->o.upload_delay, h->e->next_attempt);
+        due = due_at(h->e, w->q->o.upload_delay);
     if (h->prev)
         h->prev->next = h->next;
     else
@@ -892,7 +898,7 @@ bool wb_upload_due(const struct ext *e, double now, double delay, bool ignore_de
         return true;
     if (e->upload_err_final)
         return false;
-    due = fmax(e->last_change + delay, e->next_attempt);
+    due = due_at(e, delay);
     if (due <= now && e->open_writers == 0)
         return true;
     /* While a writer is open the extension is not due, but the scan at its due time saves
