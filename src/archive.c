@@ -6,10 +6,7 @@
  * Times: an entry's mtime comes from its extended timestamp extra field (0x5455, exact
  * seconds) when the central directory holds one. Otherwise the DOS date and time fields are
  * read as UTC, so the result does not depend on the time zone of the machine that mounts;
- * zipx_build writes the DOS fields in UTC too (and always adds 0x5455), so round trips agree.
- *
- * CRC-32 is computed here rather than with zlib's crc32(): the build links libzip but not
- * zlib, and an indirect dependency cannot be linked against. */
+ * zipx_build writes the DOS fields in UTC too (and always adds 0x5455), so round trips agree. */
 #include "archive.h"
 
 #include "log.h"
@@ -802,25 +799,127 @@ static int nul_names(const struct raw_src *s, bool **out, size_t *nout)
     return 0;
 }
 
-int zipx_stored_verify(int fd, const struct zipx_entry *e)
+/* --- segment CRCs taken during a download --------------------------------------------- */
+
+#define SEG_LEN (64 * 1024)
+
+struct zipx_segcrc {
+    uint32_t *seg; /* CRC of each full segment of [0, len) */
+    size_t n, cap;
+    uint64_t len; /* bytes seen in order since the last start at offset 0 */
+    uint32_t cur; /* CRC of the partial segment at the end */
+    bool valid;
+};
+
+struct zipx_segcrc *zipx_segcrc_new(void)
+{
+    return calloc(1, sizeof(struct zipx_segcrc));
+}
+
+void zipx_segcrc_free(struct zipx_segcrc *s)
+{
+    if (s)
+        free(s->seg);
+    free(s);
+}
+
+static bool segcrc_push(struct zipx_segcrc *s)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        uint32_t *p = realloc(s->seg, cap * sizeof(*p));
+
+        if (!p)
+            return false;
+        s->seg = p;
+        s->cap = cap;
+    }
+    s->seg[s->n++] = s->cur;
+    s->cur = 0;
+    return true;
+}
+
+void zipx_segcrc_feed(struct zipx_segcrc *s, uint64_t off, const void *buf, size_t n)
+{
+    const char *p = buf;
+
+    if (off == 0) {
+        s->n = 0;
+        s->len = 0;
+        s->cur = 0;
+        s->valid = true;
+    }
+    if (!s->valid || off != s->len) {
+        s->valid = false;
+        return;
+    }
+    while (n > 0) {
+        size_t room = SEG_LEN - (size_t)(s->len % SEG_LEN);
+        size_t k = n < room ? n : room;
+
+        s->cur = crc_update(s->cur, p, k);
+        s->len += k;
+        p += k;
+        n -= k;
+        if (s->len % SEG_LEN == 0 && !segcrc_push(s)) {
+            s->valid = false;
+            return;
+        }
+    }
+}
+
+/* Continues crc over len bytes of fd at off. */
+static int crc_range(int fd, uint64_t off, uint64_t len, uint32_t *crc)
 {
     char *buf = malloc(IO_CHUNK);
-    uint32_t crc = 0;
     int rc = 0;
 
     if (!buf)
         return -ENOMEM;
-    for (uint64_t done = 0; rc == 0 && done < e->size;) {
-        size_t k = e->size - done < IO_CHUNK ? (size_t)(e->size - done) : IO_CHUNK;
+    for (uint64_t done = 0; done < len;) {
+        size_t k = len - done < IO_CHUNK ? (size_t)(len - done) : IO_CHUNK;
 
-        if (!pread_full(fd, buf, k, e->data_off + done)) {
+        if (!pread_full(fd, buf, k, off + done)) {
             rc = -EIO;
             break;
         }
-        crc = crc_update(crc, buf, k);
+        *crc = crc_update(*crc, buf, k);
         done += k;
     }
     free(buf);
+    return rc;
+}
+
+/* The CRC of [a, b) from the full segments inside it, with the partial segments at either
+ * end read from fd. */
+static int crc_from_segments(int fd, const struct zipx_segcrc *s, uint64_t a, uint64_t b,
+                             uint32_t *crc)
+{
+    uint64_t first = (a + SEG_LEN - 1) / SEG_LEN; /* first full segment inside */
+    uint64_t last = b / SEG_LEN;                  /* one past the last */
+    uLong op = crc32_combine_gen64(SEG_LEN);
+    int rc;
+
+    if (first >= last) /* no full segment inside: reading is as cheap */
+        return crc_range(fd, a, b - a, crc);
+    rc = crc_range(fd, a, first * SEG_LEN - a, crc);
+    for (uint64_t i = first; rc == 0 && i < last; i++)
+        *crc = (uint32_t)crc32_combine_op(*crc, s->seg[i], op);
+    if (rc == 0)
+        rc = crc_range(fd, last * SEG_LEN, b - last * SEG_LEN, crc);
+    return rc;
+}
+
+int zipx_stored_verify(int fd, const struct zipx_entry *e, const struct zipx_segcrc *segs)
+{
+    uint64_t covered = segs && segs->valid ? segs->len : 0; /* seen in order, so on disk */
+    uint32_t crc = 0;
+    int rc;
+
+    if (e->data_off <= covered && e->size <= covered - e->data_off)
+        rc = crc_from_segments(fd, segs, e->data_off, e->data_off + e->size, &crc);
+    else
+        rc = crc_range(fd, e->data_off, e->size, &crc);
     if (rc == 0 && crc != e->crc) {
         log_entry_error(e, "CRC mismatch");
         rc = -EIO;

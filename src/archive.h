@@ -70,9 +70,22 @@ uint64_t zipx_total_size(const struct zipx_index *idx);
 int zipx_extract(const char *zip_path, const struct zipx_entry *e,
                  int (*sink)(void *arg, const void *buf, size_t n), void *arg);
 
-/* Checks the CRC of stored entry e (data_off != 0) of the archive open at fd, reading its
- * bytes in place. 0 or -EIO (logged) on a mismatch or short file. */
-int zipx_stored_verify(int fd, const struct zipx_entry *e);
+/* CRC-32s of an archive's bytes, one per 64 KiB segment, taken while the archive downloads
+ * and its bytes are in the CPU's cache anyway. With them a stored entry's CRC is checked
+ * from the table (plus at most two partial segments read back) instead of reading the
+ * whole entry again before its first byte is served. */
+struct zipx_segcrc;
+struct zipx_segcrc *zipx_segcrc_new(void);
+void zipx_segcrc_free(struct zipx_segcrc *s);
+/* Notes n bytes written at archive offset off. Bytes written at offset 0 start the table
+ * over (a retried download); any other write that does not continue the last one makes the
+ * table describe nothing until then, so it never vouches for bytes it did not see. */
+void zipx_segcrc_feed(struct zipx_segcrc *s, uint64_t off, const void *buf, size_t n);
+
+/* Checks the CRC of stored entry e (data_off != 0) of the archive open at fd, from segs
+ * (may be NULL) where it covers the entry, else by reading its bytes in place. 0 or -EIO
+ * (logged) on a mismatch or short file. */
+int zipx_stored_verify(int fd, const struct zipx_entry *e, const struct zipx_segcrc *segs);
 /* Reads len bytes at off of stored entry e from the archive open at fd (clipped to the
  * entry); the count or -EIO. */
 long zipx_stored_read(int fd, const struct zipx_entry *e, void *buf, size_t len, uint64_t off);

@@ -74,11 +74,12 @@ struct view {
     char *id;
     char *version;
     struct zipx_index *idx;
-    char *archive_path;     /* the whole archive on disk, or NULL when only the tail was read */
-    int fd;                 /* archive_path opened for reading stored entries in place, or -1 */
-    uint64_t archive_bytes; /* archive_path's size, counted against disk_cache */
-    uint64_t last_used;     /* tenant lock: the tenant's use clock at the last view_get */
-    unsigned char *checked; /* per index entry: 0 CRC not checked yet, 1 good, 2 bad */
+    char *archive_path;       /* the whole archive on disk, or NULL when only the tail was read */
+    int fd;                   /* archive_path opened for reading stored entries in place, or -1 */
+    uint64_t archive_bytes;   /* archive_path's size, counted against disk_cache */
+    uint64_t last_used;       /* tenant lock: the tenant's use clock at the last view_get */
+    unsigned char *checked;   /* per index entry: 0 CRC not checked yet, 1 good, 2 bad */
+    struct zipx_segcrc *segs; /* CRCs taken while archive_path downloaded, or NULL */
 };
 
 /* One extension directory. Guarded by the tenant lock unless said otherwise. */

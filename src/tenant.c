@@ -128,6 +128,7 @@ static void view_free(struct view *v)
     if (v->fd >= 0)
         close(v->fd);
     free(v->checked);
+    zipx_segcrc_free(v->segs);
     zipx_index_free(v->idx);
     free(v->id);
     free(v->version);
@@ -571,7 +572,8 @@ size_t tenant_count(struct tenant *t)
 
 struct fd_sink {
     int fd;
-    uint64_t base; /* file offset of body offset 0 */
+    uint64_t base;            /* file offset of body offset 0 */
+    struct zipx_segcrc *segs; /* or NULL */
 };
 
 static int fd_sink_write(void *arg, uint64_t off, const void *buf, size_t n)
@@ -579,6 +581,8 @@ static int fd_sink_write(void *arg, uint64_t off, const void *buf, size_t n)
     struct fd_sink *s = arg;
     const char *p = buf;
 
+    if (s->segs)
+        zipx_segcrc_feed(s->segs, s->base + off, buf, n);
     while (n > 0) {
         ssize_t w = pwrite(s->fd, p, n, (off_t)(s->base + off));
 
@@ -607,10 +611,10 @@ static char *cache_name(struct tenant *t)
     return path;
 }
 
-int tenant_fetch_archive(struct tenant *t, const char *id, const char *dest, char *msg,
-                         size_t msgsz)
+static int fetch_archive(struct tenant *t, const char *id, const char *dest,
+                         struct zipx_segcrc *segs, char *msg, size_t msgsz)
 {
-    struct fd_sink s = {.fd = -1};
+    struct fd_sink s = {.fd = -1, .segs = segs};
     int rc;
 
     s.fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -625,6 +629,12 @@ int tenant_fetch_archive(struct tenant *t, const char *id, const char *dest, cha
     if (rc)
         unlink(dest);
     return rc;
+}
+
+int tenant_fetch_archive(struct tenant *t, const char *id, const char *dest, char *msg,
+                         size_t msgsz)
+{
+    return fetch_archive(t, id, dest, NULL, msg, msgsz);
 }
 
 static int read_file_range(const char *path, uint64_t off, void *buf, size_t len)
@@ -644,7 +654,7 @@ static int read_file_range(const char *path, uint64_t off, void *buf, size_t len
  * a whole fetch would hit too (404, 401). */
 static int fetch_tail(struct tenant *t, struct view *v, char *msg, size_t msgsz)
 {
-    struct fd_sink s = {.fd = -1};
+    struct fd_sink s = {.fd = -1, .segs = v->segs};
     char *path = cache_name(t);
     bool partial = false;
     int64_t total = -1;
@@ -665,6 +675,13 @@ static int fetch_tail(struct tenant *t, struct view *v, char *msg, size_t msgsz)
     tenant_lock(t);
     t->ranges = partial ? 1 : 0;
     tenant_unlock(t);
+    s.segs = NULL;
+    if (partial) {
+        /* The table saw the tail as if it began the archive: start a blank one, which
+         * vouches for nothing until a whole download feeds it. */
+        zipx_segcrc_free(v->segs);
+        v->segs = zipx_segcrc_new();
+    }
     if (!partial || total < 0) {
         /* The server sent the whole archive: that is the best outcome. */
         v->archive_path = path;
@@ -716,6 +733,7 @@ static int fetch_view(struct tenant *t, struct view *v, bool try_tail, char *msg
 {
     int rc;
 
+    v->segs = zipx_segcrc_new(); /* NULL only costs a second read of stored entries */
     if (try_tail) {
         rc = fetch_tail(t, v, msg, msgsz);
         if (rc != 0)
@@ -724,7 +742,7 @@ static int fetch_view(struct tenant *t, struct view *v, bool try_tail, char *msg
     v->archive_path = cache_name(t);
     if (!v->archive_path)
         return -ENOMEM;
-    rc = tenant_fetch_archive(t, v->id, v->archive_path, msg, msgsz);
+    rc = fetch_archive(t, v->id, v->archive_path, v->segs, msg, msgsz);
     if (rc == 0)
         rc = zipx_index_open(v->archive_path, &v->idx, msg, msgsz);
     if (rc) {
@@ -1657,7 +1675,9 @@ static int view_fd(struct tenant *t, struct view *v)
 
 /* An entry stored uncompressed in a local archive is read straight from that file: the
  * kernel's page cache holds it once, and nothing is extracted or copied into the block
- * cache. Its CRC is checked on the first read, before any byte of it is served. */
+ * cache. Its CRC is checked on the first read, before any byte of it is served: from the
+ * CRCs taken while the archive downloaded where there are some, so that first read does
+ * not wait for the whole entry to be read again (a 64 MiB file: 23 ms). */
 static long read_stored(struct tenant *t, struct view *v, const struct zipx_entry *ent, char *buf,
                         size_t size, off_t off)
 {
@@ -1673,7 +1693,7 @@ static long read_stored(struct tenant *t, struct view *v, const struct zipx_entr
     state = v->checked ? v->checked[pos] : 0;
     tenant_unlock(t);
     if (state == 0) {
-        state = zipx_stored_verify(fd, ent) == 0 ? 1 : 2;
+        state = zipx_stored_verify(fd, ent, v->segs) == 0 ? 1 : 2;
         tenant_lock(t);
         if (v->checked)
             v->checked[pos] = state;

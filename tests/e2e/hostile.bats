@@ -151,9 +151,12 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
     z.writestr("evil.qext", '{"name":"Evil"}')
     z.writestr("img.png", b"A" * 200000)
     z.writestr("ok.png", b"B" * 1000)
+    z.writestr("mid.png", b"C" * 300000)
 data = bytearray(open(out, "rb").read())
 i = data.find(b"A" * 1000)
 data[i + 5000] = ord("X")  # the bytes change, the recorded CRC stays
+i = data.find(b"C" * 1000)
+data[i + 150000] = ord("X")  # inside a whole 64 KiB segment: checked from the download's CRCs
 open(out, "wb").write(data)
 PY
     tenant_put_unsafe evil "$BATS_TEST_TMPDIR/bad.zip"
@@ -163,6 +166,10 @@ PY
     [ "$status" -ne 0 ]
     [[ "$output" == *"Input/output error"* ]]
     grep -q "img.png.*CRC mismatch" "$QEXTFS_LOG"
+    run dd if="$MNT/evil/mid.png" of=/dev/null bs=4k count=1
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"Input/output error"* ]]
+    grep -q "mid.png.*CRC mismatch" "$QEXTFS_LOG"
     [ "$(head -c 1000 "$MNT/evil/ok.png")" = "$(head -c 1000 /dev/zero | tr '\0' B)" ]
     [ "$(cat "$MNT/good/good.js")" = 'good();' ]
 }
