@@ -36,28 +36,33 @@ struct dir_fill {
     fuse_fill_dir_t filler;
 };
 
-static int dir_fill(void *arg, const char *name, const struct stat *st)
+static int dir_fill(void *arg, const char *name, const struct stat *st, off_t next)
 {
     struct dir_fill *d = arg;
 
-    return d->filler(d->buf, name, st, 0, st ? FUSE_FILL_DIR_PLUS : 0);
+    return d->filler(d->buf, name, st, next, st ? FUSE_FILL_DIR_PLUS : 0);
+}
+
+static struct node_dh *dh_of(struct fuse_file_info *fi)
+{
+    return (struct node_dh *)(uintptr_t)fi->fh;
 }
 
 /* With nullpath_ok, readdir gets no path: the directory handle keeps it. */
 static int op_opendir(const char *path, struct fuse_file_info *fi)
 {
-    char *copy = strdup(path);
+    struct node_dh *dh;
+    int rc = node_opendir(path, &dh);
 
-    if (!copy)
-        return -ENOMEM;
-    fi->fh = (uintptr_t)copy;
-    return 0;
+    if (rc == 0)
+        fi->fh = (uintptr_t)dh;
+    return rc;
 }
 
 static int op_releasedir(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
-    free((char *)(uintptr_t)fi->fh);
+    node_releasedir(dh_of(fi));
     return 0;
 }
 
@@ -67,9 +72,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
     struct dir_fill d = {.buf = buf, .filler = filler};
 
     (void)path;
-    (void)off;
     (void)flags;
-    return node_readdir(ctx(), (const char *)(uintptr_t)fi->fh, dir_fill, &d);
+    return node_readdir(ctx(), dh_of(fi), off, dir_fill, &d);
 }
 
 static int op_open(const char *path, struct fuse_file_info *fi)

@@ -207,7 +207,7 @@ static int readdir_local(struct qfs *q, const char *dir, node_fill_fn fill, void
     return 0;
 }
 
-int node_readdir(struct qfs *q, const char *path, node_fill_fn fill, void *arg)
+static int list_dir(struct qfs *q, const char *path, node_fill_fn fill, void *arg)
 {
     struct root_fill r = {.q = q, .fill = fill, .arg = arg};
     char local[PATH_MAX];
@@ -244,6 +244,112 @@ int node_readdir(struct qfs *q, const char *path, node_fill_fn fill, void *arg)
     }
     loc_done(q, &l);
     return rc;
+}
+
+/* An open directory: its path (with nullpath_ok, readdir gets none) and the listing taken
+ * when it is read from the start. The kernel reads a listing in pieces, asking again from
+ * the offset it reached; serving the pieces from one listing keeps it consistent while the
+ * directory changes. Entries carry offsets because libfuse 3.14 sends the attributes of a
+ * readdirplus entry (so that a later stat or open needs no LOOKUP) only for those: ls -l
+ * and cp -r of a tree then cost no LOOKUP per entry. */
+struct dir_ent {
+    char *name;
+    struct stat st;
+    bool has_st;
+};
+
+struct node_dh {
+    struct dir_ent *ents;
+    size_t n, cap;
+    bool listed;
+    int err; /* of taking the listing */
+    char path[];
+};
+
+int node_opendir(const char *path, struct node_dh **out)
+{
+    struct node_dh *dh = calloc(1, sizeof(*dh) + strlen(path) + 1);
+
+    if (!dh)
+        return -ENOMEM;
+    strcpy(dh->path, path);
+    *out = dh;
+    return 0;
+}
+
+static void dh_clear(struct node_dh *dh)
+{
+    for (size_t i = 0; i < dh->n; i++)
+        free(dh->ents[i].name);
+    dh->n = 0;
+    dh->err = 0;
+    dh->listed = false;
+}
+
+void node_releasedir(struct node_dh *dh)
+{
+    if (!dh)
+        return;
+    dh_clear(dh);
+    free(dh->ents);
+    free(dh);
+}
+
+static int dh_add(void *arg, const char *name, const struct stat *st)
+{
+    struct node_dh *dh = arg;
+    struct dir_ent *d;
+
+    if (dh->n == dh->cap) {
+        size_t cap = dh->cap ? dh->cap * 2 : 32;
+        struct dir_ent *p = realloc(dh->ents, cap * sizeof(*p));
+
+        if (!p)
+            goto nomem;
+        dh->ents = p;
+        dh->cap = cap;
+    }
+    d = &dh->ents[dh->n];
+    d->name = strdup(name);
+    if (!d->name)
+        goto nomem;
+    d->has_st = st != NULL;
+    if (st)
+        d->st = *st;
+    dh->n++;
+    return 0;
+nomem:
+    dh->err = -ENOMEM;
+    return 1;
+}
+
+int node_readdir(struct qfs *q, struct node_dh *dh, off_t off, node_dir_fn fill, void *arg)
+{
+    bool fresh = off == 0 || !dh->listed;
+
+    if (fresh) {
+        int rc;
+
+        dh_clear(dh);
+        rc = list_dir(q, dh->path, dh_add, dh);
+        if (rc == 0)
+            rc = dh->err;
+        if (rc) {
+            dh_clear(dh);
+            return rc;
+        }
+        dh->listed = true;
+    }
+    for (size_t i = off > 0 ? (size_t)off : 0; i < dh->n; i++) {
+        const struct dir_ent *d = &dh->ents[i];
+
+        /* Attributes only with the listing they were taken for: the kernel trusts those
+         * of a reply unless they changed since it asked, so a piece served later from an
+         * older listing could set a file it has since written back to an older size. */
+        if (fill(arg, d->name, fresh && d->has_st ? &d->st : NULL, (off_t)i + 1))
+            break;
+    }
+    return 0;
 }
 
 static struct node_fh *fh_new(struct loc *l)

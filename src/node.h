@@ -26,9 +26,17 @@ struct node_fh {
 
 /* Receives one directory entry; st may be NULL. Returns non-zero to stop. */
 typedef int (*node_fill_fn)(void *arg, const char *name, const struct stat *st);
+/* The same, with the offset a later read resumes from to list the entries after it. */
+typedef int (*node_dir_fn)(void *arg, const char *name, const struct stat *st, off_t next);
+
+/* An open directory (node.c keeps its listing). */
+struct node_dh;
 
 int node_getattr(struct qfs *q, const char *path, struct stat *st, struct node_fh *fh);
-int node_readdir(struct qfs *q, const char *path, node_fill_fn fill, void *arg);
+int node_opendir(const char *path, struct node_dh **out);
+/* Lists dh from entry off on; off 0 takes a new listing, later offsets continue it. */
+int node_readdir(struct qfs *q, struct node_dh *dh, off_t off, node_dir_fn fill, void *arg);
+void node_releasedir(struct node_dh *dh);
 int node_open(struct qfs *q, const char *path, int flags, struct node_fh **out);
 int node_create(struct qfs *q, const char *path, mode_t mode, int flags, struct node_fh **out);
 long node_read(struct qfs *q, struct node_fh *fh, char *buf, size_t size, off_t off);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,12 +85,16 @@ struct ra_job {
     uint64_t chunk;
 };
 
-/* One old version whose files' kernel pages are to be dropped. The record stays at the head
- * of the queue until the worker is done with it, so opens meanwhile see it (tenant_kcache_keep). */
+/* One old version whose files' kernel pages are to be dropped, or (old NULL) an extension
+ * name that left the root without the kernel's knowing (deleted on the service, renamed by
+ * an upload), whose cached directory entry is to be dropped: readdirplus keeps refreshing
+ * the entries it lists, so a name seen in a listing could otherwise outlive it by list_ttl.
+ * The record stays at the head of the queue until the worker is done with it, so opens
+ * meanwhile see it (tenant_kcache_keep). */
 struct kinval {
     struct kinval *next;
     char *ext;        /* the directory name at the time */
-    struct view *old; /* a reference; its index names the files */
+    struct view *old; /* a reference; its index names the files; or NULL */
 };
 
 double qfs_now(void)
@@ -264,6 +269,7 @@ static bool name_is_usable(const char *name)
 }
 
 static void kcache_queue_locked(struct tenant *t, struct ext *e);
+static void kcache_queue_name_locked(struct tenant *t, const char *name);
 
 /* Drops the cached bytes of an extension's old version, and queues its kernel pages to be
  * dropped. Called with the lock held: the block cache has its own short lock and does no
@@ -287,6 +293,7 @@ static void drop_view_locked(struct tenant *t, struct ext *e)
 static void ext_gone_locked(struct tenant *t, struct ext *e)
 {
     e->gone = true;
+    kcache_queue_name_locked(t, e->name);
     drop_view_locked(t, e);
     table_remove(t, e);
     if (--e->refs == 0)
@@ -513,6 +520,7 @@ int tenant_ext_rename(struct tenant *t, struct ext *e, const char *new_name)
         rc = -EEXIST;
         free(copy);
     } else {
+        kcache_queue_name_locked(t, e->name);
         table_remove(t, e);
         free(e->name);
         e->name = copy;
@@ -1150,11 +1158,23 @@ static void walk_stop(struct tenant *t)
  *    worker holds no lock of ours while it notifies, so handlers keep running. */
 
 /* Called with the lock held. Without a mount (unit tests) there is no kernel cache. */
+static bool kcache_running_locked(const struct tenant *t)
+{
+    return t->q->fuse && t->kq_started && !t->kq_stop;
+}
+
+static void kcache_push_locked(struct tenant *t, struct kinval *r)
+{
+    *t->kq_tail = r;
+    t->kq_tail = &r->next;
+    pthread_cond_signal(&t->kq_cond);
+}
+
 static void kcache_queue_locked(struct tenant *t, struct ext *e)
 {
     struct kinval *r;
 
-    if (!t->q->fuse || !t->kq_started || t->kq_stop || !e->view->idx)
+    if (!kcache_running_locked(t) || !e->view->idx)
         return;
     r = calloc(1, sizeof(*r));
     if (!r || !(r->ext = strdup(e->name))) {
@@ -1165,9 +1185,22 @@ static void kcache_queue_locked(struct tenant *t, struct ext *e)
     }
     r->old = e->view;
     r->old->refs++;
-    *t->kq_tail = r;
-    t->kq_tail = &r->next;
-    pthread_cond_signal(&t->kq_cond);
+    kcache_push_locked(t, r);
+}
+
+static void kcache_queue_name_locked(struct tenant *t, const char *name)
+{
+    struct kinval *r;
+
+    if (!kcache_running_locked(t))
+        return;
+    r = calloc(1, sizeof(*r));
+    if (!r || !(r->ext = strdup(name))) {
+        /* the entry expires after list_ttl anyway */
+        free(r);
+        return;
+    }
+    kcache_push_locked(t, r);
 }
 
 /* Pops the head record. Called with the lock held. */
@@ -1178,7 +1211,7 @@ static void kcache_pop_locked(struct tenant *t)
     t->kq_head = r->next;
     if (!t->kq_head)
         t->kq_tail = &t->kq_head;
-    if (--r->old->refs == 0)
+    if (r->old && --r->old->refs == 0)
         view_free(r->old);
     free(r->ext);
     free(r);
@@ -1213,7 +1246,11 @@ static void *kcache_worker(void *arg)
             break;
         r = t->kq_head;
         tenant_unlock(t);
-        kcache_invalidate(t, r);
+        if (r->old)
+            kcache_invalidate(t, r);
+        else /* -ENOENT: the kernel holds no entry by that name */
+            fuse_lowlevel_notify_inval_entry(fuse_get_session(t->q->fuse), FUSE_ROOT_ID, r->ext,
+                                             strlen(r->ext));
         tenant_lock(t);
         kcache_pop_locked(t);
     }
@@ -1261,8 +1298,8 @@ bool tenant_kcache_keep(struct tenant *t, const char *path)
         return true;
     tenant_lock(t);
     for (const struct kinval *r = t->kq_head; r && keep; r = r->next)
-        if (strlen(r->ext) == (size_t)(rest - name) && memcmp(r->ext, name, rest - name) == 0 &&
-            zipx_lookup(r->old->idx, rest + 1))
+        if (r->old && strlen(r->ext) == (size_t)(rest - name) &&
+            memcmp(r->ext, name, rest - name) == 0 && zipx_lookup(r->old->idx, rest + 1))
             keep = false;
     tenant_unlock(t);
     return keep;

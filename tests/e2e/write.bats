@@ -604,3 +604,17 @@ print('OK')" "$MNT/alpha/alpha.css"
     # still there locally
     [ "$(cat "$STATE/ext/alpha/tree/debug.log")" = debug ]
 }
+
+@test "a directory of 2,000 files lists whole over many reads, with true sizes; rm -r empties it" {
+    start
+    mkdir "$MNT/alpha/many"
+    for i in $(seq 1 2000); do printf "%$((i % 50 + 1))s" '' >"$MNT/alpha/many/f$i"; done
+    [ "$(ls "$MNT/alpha/many" | wc -l)" = 2000 ]
+    [ -z "$(ls -a "$MNT/alpha/many" | sort | uniq -d)" ]
+    for i in $(seq 1 2000); do echo "f$i $((i % 50 + 1))"; done | sort >"$BATS_TEST_TMPDIR/want"
+    find "$MNT/alpha/many" -type f -printf '%f %s\n' | sort >"$BATS_TEST_TMPDIR/got"
+    diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+    rm -r "$MNT/alpha/many"
+    [ ! -e "$MNT/alpha/many" ]
+    [ "$(cat "$MNT/alpha/alpha.js")" = "$(printf 'line one\nline two\nline three')" ]
+}
