@@ -802,9 +802,12 @@ static int nul_names(const struct raw_src *s, bool **out, size_t *nout)
 /* --- segment CRCs taken during a download --------------------------------------------- */
 
 #define SEG_LEN (64 * 1024)
+/* The first MiB is left out: an entry there costs at most that much to read back, and most
+ * archives are smaller, so their downloads pay for no CRC they would not need. */
+#define SEG_SKIP (1024 * 1024)
 
 struct zipx_segcrc {
-    uint32_t *seg; /* CRC of each full segment of [0, len) */
+    uint32_t *seg; /* CRC of each full segment of [0, len); 0 for those below SEG_SKIP */
     size_t n, cap;
     uint64_t len; /* bytes seen in order since the last start at offset 0 */
     uint32_t cur; /* CRC of the partial segment at the end */
@@ -857,7 +860,8 @@ void zipx_segcrc_feed(struct zipx_segcrc *s, uint64_t off, const void *buf, size
         size_t room = SEG_LEN - (size_t)(s->len % SEG_LEN);
         size_t k = n < room ? n : room;
 
-        s->cur = crc_update(s->cur, p, k);
+        if (s->len >= SEG_SKIP)
+            s->cur = crc_update(s->cur, p, k);
         s->len += k;
         p += k;
         n -= k;
@@ -900,6 +904,8 @@ static int crc_from_segments(int fd, const struct zipx_segcrc *s, uint64_t a, ui
     uLong op = crc32_combine_gen64(SEG_LEN);
     int rc;
 
+    if (first < SEG_SKIP / SEG_LEN)
+        first = SEG_SKIP / SEG_LEN;
     if (first >= last) /* no full segment inside: reading is as cheap */
         return crc_range(fd, a, b - a, crc);
     rc = crc_range(fd, a, first * SEG_LEN - a, crc);

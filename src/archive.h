@@ -70,10 +70,10 @@ uint64_t zipx_total_size(const struct zipx_index *idx);
 int zipx_extract(const char *zip_path, const struct zipx_entry *e,
                  int (*sink)(void *arg, const void *buf, size_t n), void *arg);
 
-/* CRC-32s of an archive's bytes, one per 64 KiB segment, taken while the archive downloads
- * and its bytes are in the CPU's cache anyway. With them a stored entry's CRC is checked
- * from the table (plus at most two partial segments read back) instead of reading the
- * whole entry again before its first byte is served. */
+/* CRC-32s of an archive's bytes, one per 64 KiB segment past its first MiB, taken while the
+ * archive downloads and its bytes are in the CPU's cache anyway. With them a stored entry's
+ * CRC is checked from the table (plus what lies in the first MiB and in partial segments,
+ * read back) instead of reading the whole entry again before its first byte is served. */
 struct zipx_segcrc;
 struct zipx_segcrc *zipx_segcrc_new(void);
 void zipx_segcrc_free(struct zipx_segcrc *s);

@@ -151,12 +151,12 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
     z.writestr("evil.qext", '{"name":"Evil"}')
     z.writestr("img.png", b"A" * 200000)
     z.writestr("ok.png", b"B" * 1000)
-    z.writestr("mid.png", b"C" * 300000)
+    z.writestr("mid.png", b"C" * 2000000)
 data = bytearray(open(out, "rb").read())
 i = data.find(b"A" * 1000)
 data[i + 5000] = ord("X")  # the bytes change, the recorded CRC stays
 i = data.find(b"C" * 1000)
-data[i + 150000] = ord("X")  # inside a whole 64 KiB segment: checked from the download's CRCs
+data[i + 1500000] = ord("X")  # past the first MiB, inside a whole 64 KiB segment: checked from the download's CRCs
 open(out, "wb").write(data)
 PY
     tenant_put_unsafe evil "$BATS_TEST_TMPDIR/bad.zip"

@@ -1052,14 +1052,16 @@ static void stored_verify_from_segments(void **state)
 {
     struct fx *f = *state;
     char *big = noise(400000, 11, 0);
+    char *pad = noise(1100000, 12, 0); /* the table starts past the first MiB */
     const struct zspec s[] = {
+        {.name = "pad.bin", .data = pad, .len = 1100000},
         {.name = "a.bin", .data = big, .len = 65536},
         {.name = "b.bin", .data = big + 1, .len = 131072 + 77},
         {.name = "small.txt", .data = "stored content"},
         {.name = "empty.txt", .data = "", .len = 0},
         {.name = "c.bin", .data = big + 5, .len = 399995},
     };
-    const char *names[] = {"a.bin", "b.bin", "small.txt", "empty.txt", "c.bin"};
+    const char *names[] = {"pad.bin", "a.bin", "b.bin", "small.txt", "empty.txt", "c.bin"};
     char zp[PATH_MAX];
     struct zipx_index *idx;
     struct zipx_segcrc *segs;
@@ -1067,13 +1069,13 @@ static void stored_verify_from_segments(void **state)
     size_t zlen;
     int fd;
 
-    make_zip(P(f, "seg.zip", zp), s, 5);
+    make_zip(P(f, "seg.zip", zp), s, 6);
     z = slurp(zp, &zlen);
     idx = open_index(zp);
     fd = open(zp, O_RDONLY);
     assert_true(fd >= 0);
     segs = segs_of(z, zlen);
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < 6; i++) {
         assert_true(zipx_lookup(idx, names[i])->data_off > 0);
         assert_int_equal(zipx_stored_verify(fd, zipx_lookup(idx, names[i]), segs), 0);
     }
@@ -1118,6 +1120,7 @@ static void stored_verify_from_segments(void **state)
     zipx_index_free(idx);
     free(z);
     free(big);
+    free(pad);
 }
 
 /* A local header whose lengths point past the central directory leaves the entry to
