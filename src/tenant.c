@@ -1170,17 +1170,27 @@ static void kcache_push_locked(struct tenant *t, struct kinval *r)
     pthread_cond_signal(&t->kq_cond);
 }
 
+static struct kinval *kinval_new(const char *name)
+{
+    struct kinval *r = calloc(1, sizeof(*r));
+
+    if (r && !(r->ext = strdup(name))) {
+        free(r);
+        r = NULL;
+    }
+    return r;
+}
+
 static void kcache_queue_locked(struct tenant *t, struct ext *e)
 {
     struct kinval *r;
 
     if (!kcache_running_locked(t) || !e->view->idx)
         return;
-    r = calloc(1, sizeof(*r));
-    if (!r || !(r->ext = strdup(e->name))) {
+    r = kinval_new(e->name);
+    if (!r) {
         /* the pages stay until their size or mtime changes: say so, carry on */
         log_warn("%s: out of memory: the kernel may serve the old version's pages", e->name);
-        free(r);
         return;
     }
     r->old = e->view;
@@ -1194,13 +1204,9 @@ static void kcache_queue_name_locked(struct tenant *t, const char *name)
 
     if (!kcache_running_locked(t))
         return;
-    r = calloc(1, sizeof(*r));
-    if (!r || !(r->ext = strdup(name))) {
-        /* the entry expires after list_ttl anyway */
-        free(r);
-        return;
-    }
-    kcache_push_locked(t, r);
+    r = kinval_new(name);
+    if (r) /* else the entry expires after list_ttl anyway */
+        kcache_push_locked(t, r);
 }
 
 /* Pops the head record. Called with the lock held. */
