@@ -782,9 +782,11 @@ int node_getxattr(struct qfs *q, const char *path, const char *name, char *buf, 
     struct loc l;
     int rc;
 
-    /* ls and cp ask for ACLs and security labels on every file: answer without a request. */
+    /* ls and cp ask for ACLs and security labels on every file. ENOTSUP (no such namespace
+     * here; setxattr says the same) rather than ENODATA: ls and cp then stop asking for the
+     * rest of the device, which saves a round trip per name and file in ls -l. */
     if (xattr_is_system(name))
-        return -ENODATA;
+        return -ENOTSUP;
     switch (path_split(path, ext, sizeof(ext), &rel)) {
     case 0:
         return status_getxattr(q, name, buf, size);
