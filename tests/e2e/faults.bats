@@ -213,6 +213,35 @@ live_count() {
     [ "$(cat "$BATS_TEST_TMPDIR/a/alpha.js")" = 'alpha one' ]
 }
 
+@test "answers lost after the service acted: a retried PATCH stores the same bytes, a retried DELETE's 410 is done" {
+    tenant_start --seed "$SEED" --api-key "$TEST_KEY"
+    mount_start
+    ls "$MNT/alpha" "$MNT/beta" >/dev/null
+    tenant_reset_stats
+    # The service stores the edit, then the connection closes before its 200 arrives.
+    tenant_fault lose_writes=1
+    echo 'alpha two' >"$MNT/alpha/alpha.js"
+    [ "$(fsync_file "$MNT/alpha/alpha.js")" = OK ]
+    [ "$(tenant_count "PATCH /extensions/{id}")" -eq 2 ]
+    run getfattr --only-values -n user.qextfs.error "$MNT/alpha"
+    [ "$status" -ne 0 ]
+    # The service deletes, then its 204 is lost: the retry is answered 410 (already gone),
+    # which is the goal of rm -r, so rm succeeds and the trash keeps the archive.
+    tenant_fault lose_writes=1
+    rm -r "$MNT/beta"
+    [ ! -e "$MNT/beta" ]
+    [ "$(tenant_count "DELETE /extensions/{id}")" -eq 2 ]
+    tenant_stats | python3 -c 'import json,sys; assert json.load(sys.stdin)["faults"]["lost"] == 2'
+    mount_stop
+    grep -q "beta: already deleted on the service (410" "$QEXTFS_LOG"
+    ! grep -q "delete failed\|upload failed" "$QEXTFS_LOG"
+    ls "$STATE"/trash/beta-*.zip
+    [ "$(api_code GET /beta)" = 410 ]
+    tenant_unpack alpha "$BATS_TEST_TMPDIR/a"
+    [ "$(cat "$BATS_TEST_TMPDIR/a/alpha.js")" = 'alpha two' ]
+    [ "$(live_count alpha)" -eq 1 ]
+}
+
 @test "rm -r under cut answers and 503s: one goal, the extension is gone (410), no error" {
     tenant_start --seed "$SEED" --api-key "$TEST_KEY" --drop-every 2 --fail-every 3
     mount_start

@@ -83,6 +83,18 @@ bool faults_drop_now(struct faults *f)
     return drop;
 }
 
+bool faults_lose_now(struct faults *f)
+{
+    bool lose;
+
+    pthread_mutex_lock(&f->lock);
+    lose = f->cfg.lose_writes > 0;
+    if (lose)
+        f->cfg.lose_writes--;
+    pthread_mutex_unlock(&f->lock);
+    return lose;
+}
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;

@@ -32,6 +32,9 @@ struct fault_cfg {
                              even under --ranges: a gateway that drops Range on some routes;
                              2: and each file comes 1000 bytes short of its archive entry */
     enum bad_list bad_list;
+    unsigned lose_writes; /* the next N successful POST/PATCH/DELETE /api/ requests are
+                             carried out, then the connection closes without an answer: a
+                             reply lost on the way back (a client sees an empty reply) */
 };
 
 struct rl_window;
@@ -53,6 +56,8 @@ void faults_set(struct faults *f, const struct fault_cfg *cfg);
 bool faults_fail_now(struct faults *f);
 /* Counts one response body; true when it is the one to cut. */
 bool faults_drop_now(struct faults *f);
+/* True (and one fewer left) when a write's answer is to be lost. */
+bool faults_lose_now(struct faults *f);
 /* Admits one request of who in the tier, or returns the seconds until it would be
  * admitted (the Retry-After): until the oldest request of a full window leaves it. 0 when
  * admitted or when limits are off. */

@@ -75,7 +75,7 @@ url() { # NAME [FILEPATH]
     for i in 1 2 3 4 5 6; do codes+="$(api_code GET /sales-funnel-001) "; done
     [ "$codes" = "200 200 503 200 200 503 " ]
     body | jassert 'd["title"] == "Service Unavailable"' 'd["status"] == 503'
-    tenant_stats | jassert 'd["faults"] == {"failed": 2, "dropped": 0, "rate_limited": 0}'
+    tenant_stats | jassert 'd["faults"] == {"failed": 2, "dropped": 0, "lost": 0, "rate_limited": 0}'
     # the test routes are never failed
     for i in 1 2 3; do curl -sS --fail -o /dev/null "$TENANT_URL/__fake/stats"; done
     tenant_fault fail_every=0
@@ -94,11 +94,31 @@ url() { # NAME [FILEPATH]
     [ "$status" -eq 0 ]
     run tenant_curl -o /dev/null "$(url sales-funnel-001 sales-funnel-001.js)"
     [ "$status" -eq 18 ]
-    tenant_stats | jassert 'd["faults"] == {"failed": 0, "dropped": 2, "rate_limited": 0}'
+    tenant_stats | jassert 'd["faults"] == {"failed": 0, "dropped": 2, "lost": 0, "rate_limited": 0}'
     # the connection survives for the next client
     tenant_fault drop_every=0
     tenant_curl -o "$BATS_TEST_TMPDIR/c" "$(url sales-funnel-001)/file"
     cmp "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/c"
+}
+
+@test "lose_writes=2: the next two successful writes are carried out and their answers lost (curl exit 52)" {
+    tenant_start --generate 1 --api-key k1
+    tenant_fault lose_writes=2
+    # reads are answered and do not use one up
+    [ "$(api_code GET /sales-funnel-001)" = 200 ]
+    run tenant_curl -o /dev/null -X PATCH -F 'data={"description":"sent once"}' "$(url sales-funnel-001)"
+    [ "$status" -eq 52 ]
+    [ "$(api_code GET /sales-funnel-001)" = 200 ]
+    body | jassert 'd["description"] == "sent once"'
+    run tenant_curl -o /dev/null -X DELETE "$(url sales-funnel-001)"
+    [ "$status" -eq 52 ]
+    [ "$(api_code GET /sales-funnel-001)" = 410 ]
+    # a write that fails is answered and does not use one up
+    tenant_fault lose_writes=1
+    [ "$(api_code DELETE /sales-funnel-001)" = 410 ]
+    curl -sS "$TENANT_URL/__fake/fault" | jassert 'd["lose_writes"] == 1'
+    tenant_stats | jassert 'd["faults"]["lost"] == 2' 'd["by_route"]["DELETE /extensions/{id}"] == 2' \
+        'd["by_route"]["PATCH /extensions/{id}"] == 1'
 }
 
 @test "--rate-limit --rate-window 60 --tier2 3: the 4th write in a minute gets 429 with Retry-After" {
@@ -118,7 +138,7 @@ url() { # NAME [FILEPATH]
     [ "$(api_code GET /sales-funnel-001)" = 200 ]
     [ "$(QLIK_API_KEY=k2 api_code DELETE /sales-funnel-001)" = 204 ]
     tenant_stats | jassert 'd["status_429"] == 1' 'd["by_status"]["429"] == 1' \
-        'd["faults"] == {"failed": 0, "dropped": 0, "rate_limited": 1}'
+        'd["faults"] == {"failed": 0, "dropped": 0, "lost": 0, "rate_limited": 1}'
 }
 
 # codes N METHOD PATH [curl args]: N requests on one connection, their status codes counted

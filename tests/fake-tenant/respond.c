@@ -71,6 +71,15 @@ static struct MHD_Response *blob_response(struct blob *b, size_t off, size_t len
     return resp;
 }
 
+/* A successful write whose answer /__fake/fault?lose_writes= says to lose. */
+static bool lose_answer(const struct ft_req *r, int status)
+{
+    bool write = strcmp(r->method, "POST") == 0 || strcmp(r->method, "PATCH") == 0 ||
+                 strcmp(r->method, "DELETE") == 0;
+
+    return r->api && write && status >= 200 && status < 300 && faults_lose_now(&r->srv->faults);
+}
+
 static enum MHD_Result queue(struct ft_req *r, int status, struct MHD_Response *resp,
                              const char *ctype, const char *const *hdrs, uint64_t sent)
 {
@@ -78,6 +87,12 @@ static enum MHD_Result queue(struct ft_req *r, int status, struct MHD_Response *
 
     if (!resp)
         return MHD_NO;
+    if (lose_answer(r, status)) {
+        /* The work is done and counted; returning MHD_NO closes the connection unanswered. */
+        MHD_destroy_response(resp);
+        stats_fault(&r->srv->stats, SF_LOST);
+        return MHD_NO;
+    }
     if (ctype)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     for (int i = 0; hdrs && hdrs[i] && hdrs[i + 1]; i += 2)

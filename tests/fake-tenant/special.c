@@ -28,6 +28,7 @@ static char *fault_json(const struct fault_cfg *c)
     cJSON_AddNumberToObject(o, "list_pad", c->list_pad);
     cJSON_AddNumberToObject(o, "whole_files", c->whole_files);
     cJSON_AddStringToObject(o, "bad_list", bad_list_name(c->bad_list));
+    cJSON_AddNumberToObject(o, "lose_writes", c->lose_writes);
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -85,6 +86,8 @@ static enum MHD_Result fault_arg(void *cls, enum MHD_ValueKind kind, const char 
         c->rate_limit = n;
     else if (ok && n <= 2 && strcmp(key, "whole_files") == 0)
         c->whole_files = n;
+    else if (ok && strcmp(key, "lose_writes") == 0)
+        c->lose_writes = n;
     else
         fp->bad = key;
     return fp->bad ? MHD_NO : MHD_YES;

@@ -125,6 +125,7 @@ static cJSON *stats_doc(const struct stats *st)
     }
     cJSON_AddNumberToObject(faults, "failed", (double)st->faults[SF_FAILED]);
     cJSON_AddNumberToObject(faults, "dropped", (double)st->faults[SF_DROPPED]);
+    cJSON_AddNumberToObject(faults, "lost", (double)st->faults[SF_LOST]);
     cJSON_AddNumberToObject(faults, "rate_limited", (double)st->status_429);
     return o;
 }

@@ -24,7 +24,7 @@ enum route_key {
 
 /* The faults the fake tenant injected on purpose (a test's reliability figures); 429s from
  * the rate limits are status_429. */
-enum stats_fault { SF_FAILED, SF_DROPPED, SF_COUNT };
+enum stats_fault { SF_FAILED, SF_DROPPED, SF_LOST, SF_COUNT };
 
 struct stats {
     pthread_mutex_t lock;
