@@ -499,6 +499,19 @@ class Cell:
     def req(self):
         return "%g" % statistics.median(self.reqs) if self.reqs else "–"
 
+def size_bytes(text):
+    """'256M' -> bytes, as qextfs's -o cache_size reads it (K/M/G suffixes)."""
+    t = text.strip().upper()
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:], 1)
+    return int(float(t[:-1] if t[-1:] in "KMG" else t) * mult)
+
+def opt_value(opts, key):
+    """The value of key=... in a comma-separated -o list, or None."""
+    for kv in opts.split(","):
+        if kv.startswith(key + "="):
+            return kv[len(key) + 1:]
+    return None
+
 def ratio(a, b):
     if a is None or b is None or b <= 0:
         return None
@@ -599,6 +612,23 @@ def cmd_report(tsv, meta, outmd, failures, notes, peers):
     tline("W7", "curl", 1.5, "W7 fsync", "qextfs <= 1.5x one curl PATCH")
     tline("W8", "curl", 1.5, "W8", "qextfs <= 1.5x curl POSTing the 120 zips")
     tline("W8n", "curl", 1.5, "W8 with -o tier2=0 (informational)", "qextfs <= 1.5x curl POSTing the 120 zips")
+    # Memory: every qextfs cell's peak RSS against cache_size + 32 MB (cache_size as the
+    # bench mounted it), and run-to-run growth of a cell's peak (each run is a fresh mount,
+    # so growth here means the same work took more memory, not a leak within one process).
+    peaks = [(max(c["qextfs"].rss), rid) for rid, c in cells.items() if c.get("qextfs") and c["qextfs"].rss]
+    if peaks:
+        limit = size_bytes(opt_value(m.get("QOPTS", ""), "cache_size") or "256M") + (32 << 20)
+        top, where = max(peaks)
+        target("Memory", "qextfs peak RSS <= cache_size + 32 MB in every cell",
+               "at most %.0f MiB (%s) against %.0f MiB" % (top / 1024, where, limit / 1048576),
+               top * 1024 <= limit)
+        rises = [(c["qextfs"].rss[-1] - c["qextfs"].rss[0], rid) for rid, c in cells.items()
+                 if c.get("qextfs") and len(c["qextfs"].rss) > 1]
+        if rises:
+            rise, where = max(rises)
+            first = cells[where]["qextfs"].rss[0]
+            target("Memory", "no growth across runs (a cell's last peak <= its first + 10% + 2 MiB)",
+                   "largest rise %+.1f MiB (%s)" % (rise / 1024, where), rise <= first * 0.1 + 2048)
     if "W9" in cells:
         q = cells["W9"]["qextfs"]
         import re
@@ -1534,6 +1564,7 @@ fi
     echo "TOTAL_BYTES=$TOTAL_BYTES"
     echo "W8_BYTES=$W8_BYTES"
     echo "N_EXT=121"
+    echo "QOPTS=$QOPTS"
     printf 'HEADER=%s\n' "qextfs $COMMIT$DIRTY · $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -r) · runs per cell: $RUNS$([ "$PEERS" = 1 ] && [ "$PEER_RUNS" -lt "$RUNS" ] && echo " (peers: $PEER_RUNS)")$([ "$QUICK" = 1 ] && echo ' (--quick: W8 skipped)')${ONLY:+ · only $ONLY} · $(($(date +%s) - STARTED)) s\\n\\nData set: 121 extensions, $(find "$DATASET" -type f | wc -l) files, $TOTAL_BYTES bytes (digest ${DIGEST:0:16}…). W7 edits $W7_EXT/$W7_EXT.js (extension of $W7_SIZE bytes); W9 syncs \"$W9_EXT\"; W8 copies the 120 extensions without big-ext ($W8_BYTES bytes; big-ext's 64 MiB zip is over the service's 30 MB upload limit). Peers: $peers_txt. $(curl --version | head -1 | cut -d' ' -f1-2).\\n\\nCells: median (min–max) of the runs; req = HTTP requests served during the cell; RSS = qextfs peak (VmHWM); q/x = qextfs time ÷ x's time (below 1.0: qextfs faster). FAIL = a wrong answer, see Failures."
 } >"$WORK/meta"
 
