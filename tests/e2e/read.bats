@@ -386,9 +386,7 @@ PY
     mount_start -o list_ttl=1,cache_size=1M
     cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v1.zip.data"
     before=$(stat -c '%s %Y' "$MNT/same/data.bin")
-    tenant_reset_stats
-    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v1.zip.data"
-    [ "$(tenant_count "GET /extensions/{id}/file/{path}")" -eq 0 ]
+    pages_kept "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v1.zip.data"
     [ "$(tenant_count "GET /extensions/{id}/file")" -eq 0 ]
     # behind the mount's back: same size, same mtime, other bytes
     api PATCH /same -F "file=@$BATS_TEST_TMPDIR/v2.zip;type=application/zip" >/dev/null
@@ -396,10 +394,23 @@ PY
     [ "$(stat -c '%s %Y' "$MNT/same/data.bin")" = "$before" ]
     # and the new version's pages are kept in turn
     sleep 1.2
-    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v2.zip.data"
-    tenant_reset_stats
-    cmp "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v2.zip.data"
-    [ "$(tenant_count "GET /extensions/{id}/file/{path}")" -eq 0 ]
+    pages_kept "$MNT/same/data.bin" "$BATS_TEST_TMPDIR/v2.zip.data"
+}
+
+# pages_kept FILE WANT: reading FILE again right after reading it needs no request, i.e. the
+# open kept the kernel's pages. A few tries: this VM's proactive reclaim (DAMON pageout of
+# cold pages) can take a page or two between the reads, and each such hole costs a request
+# here; an open that drops the pages costs requests every time.
+pages_kept() {
+    local try
+    for try in 1 2 3; do
+        cmp "$1" "$2"
+        tenant_reset_stats
+        cmp "$1" "$2"
+        [ "$(tenant_count "GET /extensions/{id}/file/{path}")" -eq 0 ] && return 0
+        echo "try $try: the second read needed requests" >&2
+    done
+    return 1
 }
 
 @test "an extension deleted behind the mount's back disappears" {
