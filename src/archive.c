@@ -9,6 +9,7 @@
  * zipx_build writes the DOS fields in UTC too (and always adds 0x5455), so round trips agree. */
 #include "archive.h"
 
+#include "crc.h"
 #include "log.h"
 #include "path.h"
 
@@ -153,12 +154,7 @@ static int open_archive(const char *path, int flags, zip_t **out, char *err, siz
     return rc;
 }
 
-/* --- CRC-32 (IEEE 802.3, as zip uses; zlib's is several times faster than a table) ----- */
-
-static uint32_t crc_update(uint32_t crc, const void *buf, size_t n)
-{
-    return (uint32_t)crc32_z(crc, buf, n);
-}
+/* --- CRC-32 of local files (crc_update is the folded CRC of crc.c) ------------------- */
 
 static int crc_fd(int fd, uint32_t *crc, uint64_t *size)
 {
