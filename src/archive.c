@@ -577,13 +577,16 @@ static int index_build(zip_t *za, const struct raw_src *raw, struct zipx_index *
 
 static void log_entry_error(const struct zipx_entry *e, const char *what);
 
-/* --- where stored entries' bytes are ------------------------------------------------ */
+/* --- where entries' bytes are ------------------------------------------------------- */
 /* A stored (uncompressed) entry's bytes sit as they are in the archive, so a whole archive on
- * local disk can serve them with pread: no extraction, no copy in the block cache. libzip 1.7
- * does not tell where an entry's data starts, so the central directory is read here once
- * more for the local header offsets (libzip numbers entries in central directory order), and
- * each local header for its name and extra lengths, exactly as libzip finds the data when it
- * extracts. Zip64 archives and anything odd simply keep the extraction path. */
+ * local disk can serve them with pread: no extraction, no copy in the block cache. A deflated
+ * entry's bytes are inflated straight from the archive file, without libzip opening the
+ * archive again for every file (libzip parses the whole central directory, dates and all,
+ * on each open). libzip 1.7 does not tell where an entry's data starts, so the central
+ * directory is read here once more for the local header offsets (libzip numbers entries in
+ * central directory order), and each local header for its name and extra lengths, exactly as
+ * libzip finds the data when it extracts. Zip64 archives and anything odd simply keep the
+ * libzip path. */
 
 static uint16_t le16(const unsigned char *p)
 {
@@ -705,9 +708,12 @@ static unsigned char *read_cd(const struct raw_src *s, bool zip64, uint64_t *cd_
     return cd;
 }
 
-/* Sets data_off of entry e, stored at local header lho, when its bytes lie inside the file
- * before the central directory. */
-static void locate_data(int fd, struct zipx_entry *e, uint64_t lho, uint64_t cd_off)
+enum data_kind { DATA_NONE, DATA_STORED, DATA_DEFLATED };
+
+/* Sets data_off (stored) or deflate_off (deflated) of entry e, whose local header is at lho,
+ * when its bytes lie inside the file before the central directory. */
+static void locate_data(int fd, struct zipx_entry *e, enum data_kind kind, uint64_t lho,
+                        uint64_t cd_off)
 {
     unsigned char h[30];
     uint64_t off;
@@ -715,15 +721,16 @@ static void locate_data(int fd, struct zipx_entry *e, uint64_t lho, uint64_t cd_
     if (!pread_full(fd, h, sizeof(h), lho) || le32(h) != 0x04034b50)
         return;
     off = lho + sizeof(h) + le16(h + 26) + le16(h + 28);
-    if (off + e->size <= cd_off)
+    if (kind == DATA_STORED && e->comp_size == e->size && off + e->size <= cd_off)
         e->data_off = off;
+    else if (kind == DATA_DEFLATED && off + e->comp_size <= cd_off)
+        e->deflate_off = off;
 }
 
-static void locate_stored(const char *path, struct zipx_index *idx)
+static void locate_entries(const char *path, struct zipx_index *idx)
 {
     uint64_t cd_off, cd_size, *lho = NULL;
-    unsigned char *cd = NULL;
-    bool *stored = NULL;
+    unsigned char *cd = NULL, *kind = NULL;
     size_t count, n = 0;
     struct stat st;
     struct raw_src s = {.fd = open(path, O_RDONLY | O_CLOEXEC)};
@@ -734,29 +741,32 @@ static void locate_stored(const char *path, struct zipx_index *idx)
     /* zip64 archives keep the extraction path (their sizes live in extra fields) */
     cd = read_cd(&s, false, &cd_off, &cd_size, &count);
     lho = cd ? calloc(count ? count : 1, sizeof(*lho)) : NULL;
-    stored = cd ? calloc(count ? count : 1, sizeof(*stored)) : NULL;
-    if (!cd || !lho || !stored)
+    kind = cd ? calloc(count ? count : 1, sizeof(*kind)) : NULL;
+    if (!cd || !lho || !kind)
         goto out;
     for (size_t p = 0; n < count && p + 46 <= cd_size && le32(cd + p) == 0x02014b50; n++) {
         const unsigned char *r = cd + p;
+        uint16_t method = le16(r + 10);
 
-        /* stored, not encrypted, not zip64: sizes equal and plain 32-bit fields */
-        stored[n] = le16(r + 10) == 0 && !(le16(r + 8) & 1) && le32(r + 20) == le32(r + 24) &&
-                    le32(r + 24) != 0xffffffffu && le32(r + 42) != 0xffffffffu;
+        /* not encrypted, not zip64: plain 32-bit fields */
+        if (!(le16(r + 8) & 1) && le32(r + 20) != 0xffffffffu && le32(r + 24) != 0xffffffffu &&
+            le32(r + 42) != 0xffffffffu)
+            kind[n] = method == ZIP_CM_STORE && le32(r + 20) == le32(r + 24) ? DATA_STORED
+                      : method == ZIP_CM_DEFLATE                             ? DATA_DEFLATED
+                                                                             : DATA_NONE;
         lho[n] = le32(r + 42);
         p += 46 + (size_t)le16(r + 28) + le16(r + 30) + le16(r + 32);
     }
     for (size_t i = 0; i < idx->n; i++) {
         struct zipx_entry *e = &idx->v[i];
 
-        if (!e->is_dir && e->zindex >= 0 && (uint64_t)e->zindex < n && stored[e->zindex] &&
-            e->comp_size == e->size)
-            locate_data(s.fd, e, lho[e->zindex], cd_off);
+        if (!e->is_dir && e->zindex >= 0 && (uint64_t)e->zindex < n && kind[e->zindex])
+            locate_data(s.fd, e, kind[e->zindex], lho[e->zindex], cd_off);
     }
 out:
     free(cd);
     free(lho);
-    free(stored);
+    free(kind);
     if (s.fd >= 0)
         close(s.fd);
 }
@@ -966,7 +976,7 @@ out:
         close(raw.fd);
     zip_discard(za);
     if (rc == 0)
-        locate_stored(path, *out);
+        locate_entries(path, *out);
     return rc;
 }
 
@@ -1266,13 +1276,94 @@ out:
     return rc;
 }
 
+/* Feeds the compressed bytes of e into zs until it ends, sending what comes out to sink. The
+ * same checks as extract_entry: never more than one byte past the declared size, then the
+ * size exactly and the CRC. */
+static int inflate_stream(int fd, z_stream *zs, const struct zipx_entry *e, unsigned char *in,
+                          unsigned char *out, int (*sink)(void *arg, const void *buf, size_t n),
+                          void *arg)
+{
+    uint64_t pos = 0, total = 0;
+    uint32_t crc = 0;
+    int zr = Z_OK, rc;
+
+    while (zr != Z_STREAM_END) {
+        uint64_t room = e->size - total;
+        size_t want = room < IO_CHUNK ? (size_t)room + 1 : IO_CHUNK, got;
+
+        if (zs->avail_in == 0) {
+            size_t k = e->comp_size - pos < IO_CHUNK ? (size_t)(e->comp_size - pos) : IO_CHUNK;
+
+            if (k == 0) {
+                log_entry_error(e, "compressed data ends early");
+                return -EIO;
+            }
+            if (!pread_full(fd, in, k, e->deflate_off + pos)) {
+                log_entry_error(e, "cannot read its compressed data");
+                return -EIO;
+            }
+            pos += k;
+            zs->next_in = in;
+            zs->avail_in = (uInt)k;
+        }
+        zs->next_out = out;
+        zs->avail_out = (uInt)want;
+        zr = inflate(zs, Z_NO_FLUSH);
+        if (zr != Z_OK && zr != Z_STREAM_END) {
+            log_entry_error(e, "corrupt compressed data");
+            return -EIO;
+        }
+        got = want - zs->avail_out;
+        if (got > room) {
+            log_entry_error(e, "more data than its declared size");
+            return -EIO;
+        }
+        crc = crc_update(crc, out, got);
+        total += got;
+        if (got && (rc = sink(arg, out, got)) != 0)
+            return rc;
+    }
+    if (total != e->size) {
+        log_entry_error(e, "less data than its declared size");
+        return -EIO;
+    }
+    if (crc != e->crc) {
+        log_entry_error(e, "CRC mismatch");
+        return -EIO;
+    }
+    return 0;
+}
+
+static int inflate_entry(const char *zip_path, const struct zipx_entry *e,
+                         int (*sink)(void *arg, const void *buf, size_t n), void *arg)
+{
+    unsigned char *in = malloc(IO_CHUNK), *out = malloc(IO_CHUNK);
+    z_stream zs = {0};
+    int fd = -1, rc = -ENOMEM;
+
+    if (!in || !out || inflateInit2(&zs, -MAX_WBITS) != Z_OK)
+        goto out_buf;
+    fd = open(zip_path, O_RDONLY | O_CLOEXEC);
+    rc = fd < 0 ? -errno : inflate_stream(fd, &zs, e, in, out, sink, arg);
+    if (fd >= 0)
+        close(fd);
+    inflateEnd(&zs);
+out_buf:
+    free(in);
+    free(out);
+    return rc;
+}
+
 int zipx_extract(const char *zip_path, const struct zipx_entry *e,
                  int (*sink)(void *arg, const void *buf, size_t n), void *arg)
 {
     char err[256];
     zip_t *za;
-    int rc = open_archive(zip_path, ZIP_RDONLY, &za, err, sizeof(err));
+    int rc;
 
+    if (e->deflate_off && !e->is_dir)
+        return inflate_entry(zip_path, e, sink, arg);
+    rc = open_archive(zip_path, ZIP_RDONLY, &za, err, sizeof(err));
     if (rc) {
         log_warn("archive: %s", err);
         return rc == -EINVAL ? -EIO : rc;

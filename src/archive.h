@@ -26,9 +26,11 @@ struct zipx_entry {
     bool is_dir;   /* explicit directory entry, or implied by a deeper name */
     bool implicit; /* directory with no entry of its own in the archive */
     uint32_t crc;
-    int64_t zindex;    /* index in the zip, -1 for implicit directories */
-    uint64_t data_off; /* a stored entry of an index read from a whole archive: where its
-                          bytes start in that file; 0 otherwise */
+    int64_t zindex;       /* index in the zip, -1 for implicit directories */
+    uint64_t data_off;    /* a stored entry of an index read from a whole archive: where its
+                             bytes start in that file; 0 otherwise */
+    uint64_t deflate_off; /* the same for a deflated entry: where its compressed bytes
+                             start; 0 otherwise (zipx_extract then goes through libzip) */
 };
 
 struct zipx_index;

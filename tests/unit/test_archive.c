@@ -232,6 +232,8 @@ static void patch_field(const char *path, const char *name, int coff, int loff, 
 #define L_METHOD 8
 #define C_CRC 16
 #define L_CRC 14
+#define C_CSIZE 20
+#define L_CSIZE 18
 #define C_USIZE 24
 #define L_USIZE 22
 
@@ -882,6 +884,9 @@ static void extract_contents(void **state)
     idx = open_index(zp);
     e = zipx_lookup(idx, "deflated.txt");
     assert_true(e->comp_size < e->size / 2);
+    /* deflated entries are inflated from where their bytes start, stored ones read there */
+    assert_true(e->deflate_off > 0 && e->data_off == 0);
+    assert_true(zipx_lookup(idx, "stored.bin")->deflate_off == 0);
     assert_int_equal(zipx_extract(zp, e, mem_sink, &m), 0);
     assert_int_equal(m.n, 1 << 20);
     assert_memory_equal(m.p, text, 1 << 20);
@@ -938,6 +943,45 @@ static void extract_zip_bomb(void **state)
     assert_true(m.n <= 1 << 20);
     zipx_index_free(idx);
     free(zeros);
+    free(m.p);
+}
+
+/* Compressed bytes that lie: a compressed size shorter than the stream, and a stream that
+ * is not deflate at all. Both give EIO, never more than the declared size. */
+static void extract_bad_compressed_data(void **state)
+{
+    struct fx *f = *state;
+    char *text = noise(200000, 9, 1);
+    const struct zspec s[] = {
+        {.name = "cut.txt", .data = text, .len = 200000, .method = ZIP_CM_DEFLATE},
+        {.name = "junk.txt", .data = text, .len = 200000, .method = ZIP_CM_DEFLATE},
+    };
+    char zp[PATH_MAX];
+    struct zipx_index *idx;
+    const struct zipx_entry *e;
+    struct mem m = {0};
+    unsigned char *z;
+    size_t zlen;
+
+    make_zip(P(f, "bad.zip", zp), s, 2);
+    patch_field(zp, "cut.txt", C_CSIZE, L_CSIZE, 4, 100);
+    idx = open_index(zp);
+    e = zipx_lookup(idx, "junk.txt");
+    assert_true(e->deflate_off > 0);
+    z = slurp(zp, &zlen);
+    memset(z + e->deflate_off, 0xff, 64); /* 0xff: a reserved block type */
+    spit(zp, z, zlen);
+    assert_int_equal(zipx_extract(zp, e, mem_sink, &m), -EIO);
+    assert_true(m.n <= 200000);
+    m.n = 0;
+    e = zipx_lookup(idx, "cut.txt");
+    assert_int_equal(e->comp_size, 100);
+    assert_true(e->deflate_off > 0);
+    assert_int_equal(zipx_extract(zp, e, mem_sink, &m), -EIO);
+    assert_true(m.n < 200000);
+    zipx_index_free(idx);
+    free(z);
+    free(text);
     free(m.p);
 }
 
@@ -1658,6 +1702,7 @@ int main(void)
         T(index_from_tail),
         T(extract_contents),
         T(extract_zip_bomb),
+        T(extract_bad_compressed_data),
         T(extract_crc_mismatch),
         T(extract_wrong_archive),
         T(stored_entries_located),
