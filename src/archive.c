@@ -1291,13 +1291,12 @@ static int inflate_stream(int fd, z_stream *zs, const struct zipx_entry *e, unsi
         uint64_t room = e->size - total;
         size_t want = room < IO_CHUNK ? (size_t)room + 1 : IO_CHUNK, got;
 
-        if (zs->avail_in == 0) {
+        /* With all input given, zlib may still hold output (the last bits sit in its bit
+         * buffer while a match waits for room): it gets called on, without input, until it
+         * ends or can make no progress. */
+        if (zs->avail_in == 0 && pos < e->comp_size) {
             size_t k = e->comp_size - pos < IO_CHUNK ? (size_t)(e->comp_size - pos) : IO_CHUNK;
 
-            if (k == 0) {
-                log_entry_error(e, "compressed data ends early");
-                return -EIO;
-            }
             if (!pread_full(fd, in, k, e->deflate_off + pos)) {
                 log_entry_error(e, "cannot read its compressed data");
                 return -EIO;
@@ -1309,6 +1308,10 @@ static int inflate_stream(int fd, z_stream *zs, const struct zipx_entry *e, unsi
         zs->next_out = out;
         zs->avail_out = (uInt)want;
         zr = inflate(zs, Z_NO_FLUSH);
+        if (zr == Z_BUF_ERROR && zs->avail_in == 0) {
+            log_entry_error(e, "compressed data ends early");
+            return -EIO;
+        }
         if (zr != Z_OK && zr != Z_STREAM_END) {
             log_entry_error(e, "corrupt compressed data");
             return -EIO;

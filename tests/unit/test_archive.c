@@ -946,6 +946,43 @@ static void extract_zip_bomb(void **state)
     free(m.p);
 }
 
+/* Deflated entries whose size falls on or near the 64 KiB read and output chunks, with data
+ * compressible enough that the last compressed byte is consumed while output is still
+ * pending: the stream must still end cleanly. */
+static void extract_chunk_edges(void **state)
+{
+    struct fx *f = *state;
+    const size_t sizes[] = {65535, 65536, 65537, 131072, 1 << 20, (1 << 20) + 1, 3 << 20};
+    char *zeros = calloc(1, 3 << 20), *text = noise(3 << 20, 11, 1);
+    char zp[PATH_MAX], name[32];
+
+    assert_non_null(zeros);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        const struct zspec s[] = {
+            {.name = "zeros.bin", .data = zeros, .len = sizes[i], .method = ZIP_CM_DEFLATE},
+            {.name = "text.txt", .data = text, .len = sizes[i], .method = ZIP_CM_DEFLATE},
+        };
+        struct zipx_index *idx;
+        struct mem m = {0};
+
+        snprintf(name, sizeof(name), "edge%zu.zip", i);
+        make_zip(P(f, name, zp), s, 2);
+        idx = open_index(zp);
+        assert_true(zipx_lookup(idx, "zeros.bin")->deflate_off > 0);
+        assert_int_equal(zipx_extract(zp, zipx_lookup(idx, "zeros.bin"), mem_sink, &m), 0);
+        assert_int_equal(m.n, sizes[i]);
+        assert_memory_equal(m.p, zeros, sizes[i]);
+        m.n = 0;
+        assert_int_equal(zipx_extract(zp, zipx_lookup(idx, "text.txt"), mem_sink, &m), 0);
+        assert_int_equal(m.n, sizes[i]);
+        assert_memory_equal(m.p, text, sizes[i]);
+        zipx_index_free(idx);
+        free(m.p);
+    }
+    free(zeros);
+    free(text);
+}
+
 /* Compressed bytes that lie: a compressed size shorter than the stream, and a stream that
  * is not deflate at all. Both give EIO, never more than the declared size. */
 static void extract_bad_compressed_data(void **state)
@@ -1702,6 +1739,7 @@ int main(void)
         T(index_from_tail),
         T(extract_contents),
         T(extract_zip_bomb),
+        T(extract_chunk_edges),
         T(extract_bad_compressed_data),
         T(extract_crc_mismatch),
         T(extract_wrong_archive),
