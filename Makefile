@@ -161,7 +161,7 @@ FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefin
                 -fno-sanitize-recover=undefined -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
                 -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=31 -DQEXTFS_VERSION='"$(VERSION)"' \
                 -pthread -Isrc -Itests/fuzz $(PKG_CFLAGS)
-FUZZ_SRC_archive := src/archive.c src/path.c src/log.c
+FUZZ_SRC_archive := src/archive.c src/crc.c src/path.c src/log.c
 FUZZ_SRC_json    := src/api.c src/http.c src/path.c src/log.c
 FUZZ_SRC_path    := src/path.c
 FUZZ_SRC_headers := src/http.c src/log.c
