@@ -1217,8 +1217,37 @@ static void log_entry_error(const struct zipx_entry *e, const char *what)
     log_warn("archive: entry '%s': %s", log_name(e->name, esc, sizeof(esc)), what);
 }
 
-/* Streams entry e of za to sink. Reads at most one byte past the declared size, so a lying
- * size costs no more than that. */
+/* The bounds both extraction paths keep on an entry's bytes: each read asks for at most one
+ * byte more than the declared size leaves, so a lying size costs no more than that. */
+static size_t bounded_want(const struct zipx_entry *e, uint64_t total)
+{
+    uint64_t room = e->size - total;
+
+    return room < IO_CHUNK ? (size_t)room + 1 : IO_CHUNK;
+}
+
+/* Passes got more bytes to sink, refusing any past the declared size. */
+static int bounded_emit(const struct zipx_entry *e, uint64_t *total, const void *buf, size_t got,
+                        int (*sink)(void *arg, const void *buf, size_t n), void *arg)
+{
+    if (got > e->size - *total) {
+        log_entry_error(e, "more data than its declared size");
+        return -EIO;
+    }
+    *total += got;
+    return got ? sink(arg, buf, got) : 0;
+}
+
+static int bounded_end(const struct zipx_entry *e, uint64_t total)
+{
+    if (total != e->size) {
+        log_entry_error(e, "less data than its declared size");
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Streams entry e of za to sink through libzip, within the bounds above. */
 static int extract_entry(zip_t *za, const struct zipx_entry *e,
                          int (*sink)(void *arg, const void *buf, size_t n), void *arg)
 {
@@ -1245,8 +1274,7 @@ static int extract_entry(zip_t *za, const struct zipx_entry *e,
         goto out;
     }
     for (;;) {
-        uint64_t room = e->size - total;
-        zip_int64_t got = zip_fread(zf, buf, room < IO_CHUNK ? room + 1 : IO_CHUNK);
+        zip_int64_t got = zip_fread(zf, buf, bounded_want(e, total));
 
         rc = -EIO;
         if (got < 0) {
@@ -1255,20 +1283,11 @@ static int extract_entry(zip_t *za, const struct zipx_entry *e,
         }
         if (got == 0)
             break;
-        if ((uint64_t)got > room) {
-            log_entry_error(e, "more data than its declared size");
-            goto out;
-        }
-        total += (uint64_t)got;
-        rc = sink(arg, buf, (size_t)got);
+        rc = bounded_emit(e, &total, buf, (size_t)got, sink, arg);
         if (rc)
             goto out;
     }
-    if (total != e->size) {
-        log_entry_error(e, "less data than its declared size");
-        goto out;
-    }
-    rc = 0;
+    rc = bounded_end(e, total);
 out:
     if (zf && zip_fclose(zf) != 0 && rc == 0)
         rc = -EIO;
@@ -1289,8 +1308,7 @@ static int inflate_stream(int fd, z_stream *zs, const struct zipx_entry *e, unsi
     int zr = Z_OK, rc;
 
     while (zr != Z_STREAM_END) {
-        uint64_t room = e->size - total;
-        size_t want = room < IO_CHUNK ? (size_t)room + 1 : IO_CHUNK, got;
+        size_t want = bounded_want(e, total), got;
 
         /* With all input given, zlib may still hold output (the last bits sit in its bit
          * buffer while a match waits for room): it gets called on, without input, until it
@@ -1316,19 +1334,14 @@ static int inflate_stream(int fd, z_stream *zs, const struct zipx_entry *e, unsi
             return -EIO;
         }
         got = want - zs->avail_out;
-        if (got > room) {
-            log_entry_error(e, "more data than its declared size");
-            return -EIO;
-        }
-        crc = crc_update(crc, out, got);
-        total += got;
-        if (got && (rc = sink(arg, out, got)) != 0)
+        rc = bounded_emit(e, &total, out, got, sink, arg);
+        if (rc)
             return rc;
+        crc = crc_update(crc, out, got);
     }
-    if (total != e->size) {
-        log_entry_error(e, "less data than its declared size");
-        return -EIO;
-    }
+    rc = bounded_end(e, total);
+    if (rc)
+        return rc;
     if (crc != e->crc) {
         log_entry_error(e, "CRC mismatch");
         return -EIO;
