@@ -660,20 +660,25 @@ static bool find_cd64(const struct raw_src *s, uint64_t eocd, uint64_t *cd_off, 
 
 /* The central directory's offset, size and record count from the end record (or the Zip64
  * one it points to, when zip64 is set); false for a damaged end. */
-static bool find_cd(const struct raw_src *s, bool zip64, uint64_t *cd_off, uint64_t *cd_size,
-                    size_t *count)
+/* Scans the last want bytes of s (fewer when s is shorter) for the end record, from the end
+ * back, as libzip does. 1: found (ok says whether its fields hold), 0: no end record there,
+ * -1: the bytes could not be read. */
+static int scan_end(const struct raw_src *s, size_t want, bool zip64, uint64_t *cd_off,
+                    uint64_t *cd_size, size_t *count, bool *ok)
 {
-    size_t len = s->size < 65557 ? (size_t)s->size : 65557;
-    unsigned char *buf = len >= 22 ? malloc(len) : NULL;
-    uint64_t base = s->size - len;
-    bool ok = false;
+    size_t len = s->size < want ? (size_t)s->size : want;
+    unsigned char *buf;
+    uint64_t base;
+    int found = 0;
 
-    if (s->fd < 0 && len > s->tail_len) {
+    if (s->fd < 0 && len > s->tail_len)
         len = s->tail_len;
-        base = s->size - len;
+    base = s->size - len;
+    buf = len >= 22 ? malloc(len) : NULL;
+    if (!buf || !raw_read(s, buf, len, base)) {
+        free(buf);
+        return -1;
     }
-    if (!buf || len < 22 || !raw_read(s, buf, len, base))
-        goto out;
     for (size_t p = len - 22 + 1; p-- > 0;) {
         /* a comment may be followed by junk, as libzip accepts */
         if (le32(buf + p) != 0x06054b50 || p + 22 + le16(buf + p + 20) > len)
@@ -682,14 +687,29 @@ static bool find_cd(const struct raw_src *s, bool zip64, uint64_t *cd_off, uint6
         *cd_size = le32(buf + p + 12);
         *cd_off = le32(buf + p + 16);
         if (*count == 0xffff || *cd_size == 0xffffffffu || *cd_off == 0xffffffffu)
-            ok = zip64 && find_cd64(s, base + p, cd_off, cd_size, count);
+            *ok = zip64 && find_cd64(s, base + p, cd_off, cd_size, count);
         else
-            ok = *cd_off + *cd_size <= base + p;
+            *ok = *cd_off + *cd_size <= base + p;
+        found = 1;
         break;
     }
-out:
     free(buf);
-    return ok;
+    return found;
+}
+
+static bool find_cd(const struct raw_src *s, bool zip64, uint64_t *cd_off, uint64_t *cd_size,
+                    size_t *count)
+{
+    bool ok = false;
+    /* Most archives have no comment: their end record is the last 22 bytes, so the last
+     * KiB is looked at first. A record found there is the one the whole window would give
+     * (the scan runs from the end, and a comment's bounds check does not depend on the
+     * window), so only a miss reads the whole 64 KiB a comment may take. */
+    int r = scan_end(s, 65557, zip64, cd_off, cd_size, count, &ok);
+
+    if (r == 0 && s->size > 1024)
+        r = scan_end(s, 65557, zip64, cd_off, cd_size, count, &ok);
+    return r == 1 && ok;
 }
 
 /* The whole central directory of s, malloc'd, with its record count. */
@@ -727,19 +747,14 @@ static void locate_data(int fd, struct zipx_entry *e, enum data_kind kind, uint6
         e->deflate_off = off;
 }
 
-static void locate_entries(const char *path, struct zipx_index *idx)
+static void locate_entries(const struct raw_src *s, struct zipx_index *idx)
 {
     uint64_t cd_off, cd_size, *lho = NULL;
     unsigned char *cd = NULL, *kind = NULL;
     size_t count, n = 0;
-    struct stat st;
-    struct raw_src s = {.fd = open(path, O_RDONLY | O_CLOEXEC)};
 
-    if (s.fd < 0 || fstat(s.fd, &st) != 0)
-        goto out;
-    s.size = (uint64_t)st.st_size;
     /* zip64 archives keep the extraction path (their sizes live in extra fields) */
-    cd = read_cd(&s, false, &cd_off, &cd_size, &count);
+    cd = read_cd(s, false, &cd_off, &cd_size, &count);
     lho = cd ? calloc(count ? count : 1, sizeof(*lho)) : NULL;
     kind = cd ? calloc(count ? count : 1, sizeof(*kind)) : NULL;
     if (!cd || !lho || !kind)
@@ -761,14 +776,12 @@ static void locate_entries(const char *path, struct zipx_index *idx)
         struct zipx_entry *e = &idx->v[i];
 
         if (!e->is_dir && e->zindex >= 0 && (uint64_t)e->zindex < n && kind[e->zindex])
-            locate_data(s.fd, e, kind[e->zindex], lho[e->zindex], cd_off);
+            locate_data(s->fd, e, kind[e->zindex], lho[e->zindex], cd_off);
     }
 out:
     free(cd);
     free(lho);
     free(kind);
-    if (s.fd >= 0)
-        close(s.fd);
 }
 
 /* --- names with NUL bytes ----------------------------------------------------------- */
@@ -971,12 +984,12 @@ int zipx_index_open(const char *path, struct zipx_index **out, char *err, size_t
     }
     raw.size = (uint64_t)st.st_size;
     rc = index_build(za, &raw, out, err, errsz);
+    if (rc == 0)
+        locate_entries(&raw, *out);
 out:
     if (raw.fd >= 0)
         close(raw.fd);
     zip_discard(za);
-    if (rc == 0)
-        locate_entries(path, *out);
     return rc;
 }
 

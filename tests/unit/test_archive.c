@@ -1046,6 +1046,41 @@ static void extract_crc_mismatch(void **state)
 
 /* Stored entries of a whole archive are located for reading in place: their bytes are found
  * at data_off, the CRC is checked there, and deflated entries and tail indexes have none. */
+/* The end record is looked for in the last KiB first, and in the last 64 KiB only when it is
+ * not there: archives with comments of every size must index and locate alike. */
+static void index_long_comment(void **state)
+{
+    struct fx *f = *state;
+    const size_t lens[] = {0, 1000, 1003, 4000, 65535};
+    char *comment = noise(65535, 11, 1);
+
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        const struct zspec s[] = {
+            {.name = "s.txt", .data = "stored content"},
+            {.name = "d.txt", .data = "deflated deflated deflated", .method = ZIP_CM_DEFLATE},
+        };
+        char zp[PATH_MAX];
+        int ze = 0;
+        zip_t *za;
+        struct zipx_index *idx;
+        struct mem m = {0};
+
+        make_zip(P(f, "c.zip", zp), s, 2);
+        za = zip_open(zp, 0, &ze);
+        assert_non_null(za);
+        assert_int_equal(zip_set_archive_comment(za, comment, (zip_uint16_t)lens[i]), 0);
+        assert_int_equal(zip_close(za), 0);
+        idx = open_index(zp);
+        assert_true(zipx_lookup(idx, "s.txt")->data_off > 0);
+        assert_true(zipx_lookup(idx, "d.txt")->deflate_off > 0);
+        assert_int_equal(zipx_extract(zp, zipx_lookup(idx, "d.txt"), mem_sink, &m), 0);
+        assert_int_equal(m.n, strlen("deflated deflated deflated"));
+        free(m.p);
+        zipx_index_free(idx);
+    }
+    free(comment);
+}
+
 static void stored_entries_located(void **state)
 {
     struct fx *f = *state;
@@ -1743,6 +1778,7 @@ int main(void)
         T(extract_bad_compressed_data),
         T(extract_crc_mismatch),
         T(extract_wrong_archive),
+        T(index_long_comment),
         T(stored_entries_located),
         T(stored_verify_from_segments),
         T(stored_entry_lying_header),
