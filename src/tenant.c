@@ -581,8 +581,16 @@ size_t tenant_count(struct tenant *t)
 /* libcurl hands the body over in 16 KiB pieces whatever its buffer size; writing each
  * piece to the cache file was most of qextfs's CPU in a cold walk (a syscall and an ext4
  * write_begin/end per piece). The sink gathers contiguous pieces and writes them in big
- * runs; fd_sink_flush must run before anything reads the file or closes it. */
+ * runs; fd_sink_flush must run before anything reads the file or closes it.
+ *
+ * Past the first MiB, blocks are also allocated ahead of the writes, 8 MiB at a time:
+ * writing into allocated blocks skips ext4's per-block delayed-allocation bookkeeping
+ * (64 MiB in 512 KiB writes: 13.8 ms, 9.4 ms into fallocated blocks). The size that leaves
+ * past the last byte, at most 8 MiB of disk while a download runs, is cut back by
+ * fd_sink_flush. */
 #define FD_SINK_RUN (512 * 1024)
+#define FD_SINK_PREALLOC_FROM (1024 * 1024)
+#define FD_SINK_PREALLOC_STEP (8 * 1024 * 1024)
 
 struct fd_sink {
     int fd;
@@ -591,6 +599,9 @@ struct fd_sink {
     char *run;                /* FD_SINK_RUN bytes, or NULL: write through */
     size_t run_len;
     uint64_t run_at; /* file offset of run[0] */
+    uint64_t end;    /* one past the last byte written */
+    uint64_t alloc;  /* the file size fallocate set, when above end */
+    bool no_prealloc;
 };
 
 static int pwrite_all(int fd, const char *p, size_t n, uint64_t at)
@@ -610,13 +621,53 @@ static int pwrite_all(int fd, const char *p, size_t n, uint64_t at)
     return 0;
 }
 
-static int fd_sink_flush(struct fd_sink *s)
+static void sink_prealloc(struct fd_sink *s, uint64_t upto)
+{
+    /* From the block after the data: the blocks under it wait in delayed allocation. */
+    uint64_t from = (s->end + 4095) & ~(uint64_t)4095;
+
+    if (s->alloc > from)
+        from = s->alloc;
+    if (s->no_prealloc || upto < FD_SINK_PREALLOC_FROM || upto <= from)
+        return;
+    if (fallocate(s->fd, 0, (off_t)from, (off_t)(upto - from + FD_SINK_PREALLOC_STEP)) == 0)
+        s->alloc = upto + FD_SINK_PREALLOC_STEP;
+    else
+        s->no_prealloc = true; /* not supported, or no room: plain writes will say so */
+}
+
+static int sink_put(struct fd_sink *s, const char *p, size_t n, uint64_t at)
+{
+    int rc;
+
+    sink_prealloc(s, at + n);
+    rc = pwrite_all(s->fd, p, n, at);
+    if (rc == 0 && at + n > s->end)
+        s->end = at + n;
+    return rc;
+}
+
+static int sink_run_out(struct fd_sink *s)
 {
     int rc = 0;
 
     if (s->run_len)
-        rc = pwrite_all(s->fd, s->run, s->run_len, s->run_at);
+        rc = sink_put(s, s->run, s->run_len, s->run_at);
     s->run_len = 0;
+    return rc;
+}
+
+/* Writes out what is gathered and gives the file its true size. */
+static int fd_sink_flush(struct fd_sink *s)
+{
+    int rc = sink_run_out(s);
+
+    if (rc == 0 && s->alloc > s->end) {
+        if (ftruncate(s->fd, (off_t)s->end) != 0)
+            rc = -errno;
+        else
+            s->alloc = 0;
+    }
     return rc;
 }
 
@@ -631,12 +682,12 @@ static int fd_sink_write(void *arg, uint64_t off, const void *buf, size_t n)
     if (!s->run && n < FD_SINK_RUN)
         s->run = malloc(FD_SINK_RUN); /* NULL just means writing through */
     if (s->run_len && (at != s->run_at + s->run_len || s->run_len + n > FD_SINK_RUN)) {
-        rc = fd_sink_flush(s);
+        rc = sink_run_out(s);
         if (rc)
             return rc;
     }
     if (!s->run || n >= FD_SINK_RUN)
-        return pwrite_all(s->fd, buf, n, at);
+        return sink_put(s, buf, n, at);
     if (!s->run_len)
         s->run_at = at;
     memcpy(s->run + s->run_len, buf, n);

@@ -553,6 +553,10 @@ pages_kept() {
     on_disk=$(du -sb "$STATE"/cache-* | awk '{s += $1} END {print s}')
     echo "on disk: $on_disk"
     [ "$on_disk" -le $((8 << 20)) ]
+    # and in blocks: what a download allocated ahead of its writes was given back
+    allocated=$(du -s --block-size=1 "$STATE"/cache-* | awk '{s += $1} END {print s}')
+    echo "allocated: $allocated"
+    [ "$allocated" -le $(((8 << 20) + (64 << 10))) ]
     tenant_reset_stats
     cmp "$MNT/arc1/data.bin" "$seed/arc1/data.bin"
     [ "$(tenant_count "GET /extensions/{id}/file")" -eq 1 ]
